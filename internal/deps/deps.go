@@ -27,6 +27,6 @@ import (
 	_ "golang.org/x/sys/unix"
 	_ "golang.org/x/sys/windows"
 	_ "golang.org/x/sys/windows/svc"
-	_ "golang.org/x/sys/windows/svc/mgr"
 	_ "golang.org/x/sys/windows/svc/eventlog"
+	_ "golang.org/x/sys/windows/svc/mgr"
 )
