@@ -25,8 +25,4 @@ import (
 	_ "go.etcd.io/etcd/client/v3"
 	_ "go.etcd.io/etcd/client/v3/concurrency"
 	_ "golang.org/x/sys/unix"
-	_ "golang.org/x/sys/windows"
-	_ "golang.org/x/sys/windows/svc"
-	_ "golang.org/x/sys/windows/svc/eventlog"
-	_ "golang.org/x/sys/windows/svc/mgr"
 )
