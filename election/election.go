@@ -1,0 +1,107 @@
+// Package election decides which node of a group leads. The Engine owns the
+// timing (lease-ttl, renew-deadline, retry-period) and the self-fence
+// deadline; a Backend only performs one acquire/renew/release round trip
+// against its store. CAS-record stores (file, DynamoDB, a blob record, memory)
+// share one Backend implementation, casBackend, so each of them is a thin
+// Store.
+package election
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Defaults as in client-go's leader election and Azure's minimum blob lease.
+const (
+	DefaultLeaseTTL      = 15 * time.Second
+	DefaultRenewDeadline = 10 * time.Second
+	DefaultRetryPeriod   = 2 * time.Second
+)
+
+// ErrLeaseLost means the backend positively knows another node holds the
+// lease (HTTP 409/412, a failed conditional check, a different lease ID). A
+// leader demotes at once; it does not wait for its deadline.
+var ErrLeaseLost = errors.New("lease held by another node")
+
+// State is what one backend round trip observed.
+type State struct {
+	// Held is true when this node holds the lease after the call.
+	Held bool
+	// Term is the fencing number of the current grant (ours when Held).
+	// It strictly increases with every grant.
+	Term uint64
+	// Leader is the node id of the current holder, "" when nobody holds it
+	// or the backend cannot tell.
+	Leader string
+	// RetryAfter, when positive and shorter than the retry period, asks a
+	// follower to try again that soon (e.g. exactly when an unrenewed
+	// record's TTL runs out), so takeover does not wait for the next period.
+	RetryAfter time.Duration
+}
+
+// Backend performs single lease operations. The Engine calls it from one
+// goroutine at a time and bounds every call with a context.
+type Backend interface {
+	// TryAcquire takes the lease when renew is false, or renews the grant
+	// this node already holds when renew is true. A new grant (renew false)
+	// always gets a new, higher term, even if the store still names this
+	// node. When renew is true and the lease is no longer ours it returns an
+	// error wrapping ErrLeaseLost. Any other error is transient.
+	TryAcquire(ctx context.Context, renew bool) (State, error)
+	// Release gives up a lease this node holds so another node can take it
+	// at once. Releasing a lease held by someone else is a no-op.
+	Release(ctx context.Context) error
+	// Close frees client resources. It does not release the lease.
+	Close() error
+}
+
+// Waker is implemented by backends that learn of lease changes by push
+// (etcd watch): the engine retries at once instead of at the next period.
+type Waker interface {
+	Changes() <-chan struct{}
+}
+
+// Config is the engine's timing.
+type Config struct {
+	NodeID        string
+	LeaseTTL      time.Duration // how long a grant lasts without renewal
+	RenewDeadline time.Duration // a leader self-fences this long after its last successful renew was sent
+	RetryPeriod   time.Duration // interval between acquire attempts and between renewals
+}
+
+// ConfigError is invalid configuration; lbhc exits 2 on it.
+type ConfigError struct {
+	Flag string
+	Msg  string
+}
+
+func (e *ConfigError) Error() string { return "invalid --" + e.Flag + ": " + e.Msg }
+
+// ExitCode makes main exit 2 for configuration errors.
+func (e *ConfigError) ExitCode() int { return 2 }
+
+func cfgErr(flag, format string, args ...any) error {
+	return &ConfigError{Flag: flag, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Validate checks the timing rules of DESIGN.md: renew-deadline < lease-ttl
+// and 1.2 x retry-period < renew-deadline, all positive.
+func (c Config) Validate() error {
+	switch {
+	case c.NodeID == "":
+		return cfgErr("node-id", "must not be empty")
+	case c.LeaseTTL <= 0:
+		return cfgErr("lease-ttl", "must be positive, got %s", c.LeaseTTL)
+	case c.RenewDeadline <= 0:
+		return cfgErr("renew-deadline", "must be positive, got %s", c.RenewDeadline)
+	case c.RetryPeriod <= 0:
+		return cfgErr("retry-period", "must be positive, got %s", c.RetryPeriod)
+	case c.RenewDeadline >= c.LeaseTTL:
+		return cfgErr("renew-deadline", "%s must be shorter than --lease-ttl %s", c.RenewDeadline, c.LeaseTTL)
+	case 6*c.RetryPeriod >= 5*c.RenewDeadline:
+		return cfgErr("retry-period", "1.2 x %s must be shorter than --renew-deadline %s", c.RetryPeriod, c.RenewDeadline)
+	}
+	return nil
+}
