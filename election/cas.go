@@ -79,26 +79,51 @@ func (b *casBackend) TryAcquire(ctx context.Context, renew bool) (State, error) 
 	}
 	b.myVersion = ""
 
-	rec, ver, err := b.store.Get(ctx)
-	if errors.Is(err, ErrNotFound) {
-		return b.grant(ctx, Record{}, "")
-	}
+	rec, ver, st, free, err := b.look(ctx)
 	if err != nil {
 		return State{}, err
+	}
+	if !free {
+		return st, nil
+	}
+	return b.grant(ctx, rec, ver)
+}
+
+// Peek reports the holder and whether the lease could be taken now.
+func (b *casBackend) Peek(ctx context.Context) (State, bool, error) {
+	_, _, st, free, err := b.look(ctx)
+	return st, free, err
+}
+
+// look reads the record and updates the follower's observation of its
+// version. A missing record is free.
+func (b *casBackend) look(ctx context.Context) (Record, string, State, bool, error) {
+	rec, ver, err := b.store.Get(ctx)
+	if errors.Is(err, ErrNotFound) {
+		return Record{}, "", State{}, true, nil
+	}
+	if err != nil {
+		return Record{}, "", State{}, false, err
 	}
 	now := b.clock.Now()
 	if ver != b.seenVersion {
 		b.seenVersion, b.seenAt = ver, now
 	}
+	st := State{Term: rec.Term, Leader: rec.Holder}
 	// Our own id in the record is a previous incarnation of this node (a
 	// crash, or a grant we fenced ourselves out of): it no longer serves, so
 	// it is as good as released. Node ids must be unique in a group.
-	free := rec.Holder == "" || rec.Holder == b.id
-	wait := max(b.ttl, rec.TTL)
-	if left := wait - now.Sub(b.seenAt); !free && left > 0 {
-		return State{Term: rec.Term, Leader: rec.Holder, RetryAfter: left}, nil
+	if rec.Holder == "" || rec.Holder == b.id {
+		st.Leader = ""
+		return rec, ver, st, true, nil
 	}
-	return b.grant(ctx, rec, ver)
+	wait := max(b.ttl, rec.TTL)
+	if left := wait - now.Sub(b.seenAt); left > 0 {
+		st.RetryAfter = left
+		return rec, ver, st, false, nil
+	}
+	st.Leader = "" // expired: nobody serves
+	return rec, ver, st, true, nil
 }
 
 // grant writes a new grant with the next term, conditional on ver ("" =

@@ -63,6 +63,15 @@ type Waker interface {
 	Changes() <-chan struct{}
 }
 
+// Peeker is implemented by backends that can look at the lease without
+// taking it. free is true when TryAcquire(renew=false) would grant it now
+// (released, expired, or never taken). The engine uses it to delay
+// acquisition (priority, failed health checks) and to keep observing the
+// leader while this node sits out.
+type Peeker interface {
+	Peek(ctx context.Context) (st State, free bool, err error)
+}
+
 // Config is the engine's timing.
 type Config struct {
 	NodeID        string

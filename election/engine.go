@@ -116,7 +116,9 @@ type Engine struct {
 	renewDur  prometheus.Histogram
 	renewFail prometheus.Counter
 
-	eligible atomic.Bool
+	eligible     atomic.Bool
+	acquireDelay atomic.Int64 // time.Duration
+	freeSince    time.Time    // loop goroutine only: when the lease was first seen free
 
 	mu        sync.Mutex
 	lease     *Lease
@@ -242,7 +244,7 @@ func (e *Engine) Run(ctx context.Context) error {
 // call runs one backend operation bounded by timeout. It returns ok=false
 // if the fence channel fired or ctx ended first; the call then finishes in
 // the background, still holding sem so no other call overlaps it.
-func (e *Engine) call(ctx context.Context, timeout time.Duration, renew bool, fence <-chan time.Time) (st State, err error, ok bool) {
+func (e *Engine) call(ctx context.Context, timeout time.Duration, fence <-chan time.Time, op func(context.Context) (State, error)) (st State, err error, ok bool) {
 	select {
 	case e.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -257,7 +259,7 @@ func (e *Engine) call(ctx context.Context, timeout time.Duration, renew bool, fe
 	}
 	done := make(chan result, 1)
 	go func() {
-		st, err := e.b.TryAcquire(cctx, renew)
+		st, err := op(cctx)
 		cancel()
 		<-e.sem
 		done <- result{st, err}
@@ -272,6 +274,44 @@ func (e *Engine) call(ctx context.Context, timeout time.Duration, renew bool, fe
 		cancel()
 		return State{}, nil, false
 	}
+}
+
+func (e *Engine) acquire(ctx context.Context) (State, error) { return e.b.TryAcquire(ctx, false) }
+func (e *Engine) renew(ctx context.Context) (State, error)   { return e.b.TryAcquire(ctx, true) }
+
+// peek observes the lease without taking it; free reports whether it
+// could be taken now. Without a Peeker, it reports free and observes
+// nothing.
+func (e *Engine) peek(ctx context.Context) (free bool, ok bool) {
+	p, can := e.b.(Peeker)
+	if !can {
+		return true, true
+	}
+	var isFree bool
+	st, err, ok := e.call(ctx, e.cfg.RetryPeriod, nil, func(c context.Context) (State, error) {
+		st, f, err := p.Peek(c)
+		isFree = f
+		return st, err
+	})
+	if !ok {
+		return false, false
+	}
+	if err != nil {
+		e.noteErr(err)
+		return false, true
+	}
+	e.mu.Lock()
+	e.observed = st
+	e.lastErr = ""
+	e.mu.Unlock()
+	return isFree, true
+}
+
+// SetAcquireDelay makes this node wait d after it first sees the lease
+// free before it tries to take it: lower-priority or unhealthy nodes give
+// better nodes the first chance. Needs a Peeker backend to take effect.
+func (e *Engine) SetAcquireDelay(d time.Duration) {
+	e.acquireDelay.Store(int64(d))
 }
 
 func (e *Engine) followerStep(ctx context.Context, next time.Time, wake <-chan struct{}) (time.Time, error) {
@@ -292,14 +332,41 @@ func (e *Engine) followerStep(ctx context.Context, next time.Time, wake <-chan s
 	e.mu.Lock()
 	sitOut := e.sitOutTil
 	e.mu.Unlock()
-	if !e.eligible.Load() {
-		return now.Add(e.cfg.RetryPeriod), nil
+	retry := now.Add(e.cfg.RetryPeriod)
+	if !e.eligible.Load() || now.Before(sitOut) {
+		// Not campaigning: keep observing who leads (for /status and a
+		// switchover's report).
+		e.freeSince = time.Time{}
+		if _, ok := e.peek(ctx); !ok {
+			return next, ctx.Err()
+		}
+		if now.Before(sitOut) && sitOut.Before(retry) {
+			return sitOut, nil
+		}
+		return retry, nil
 	}
-	if now.Before(sitOut) {
-		return sitOut, nil
+	if delay := time.Duration(e.acquireDelay.Load()); delay > 0 {
+		free, ok := e.peek(ctx)
+		if !ok {
+			return next, ctx.Err()
+		}
+		if !free {
+			e.freeSince = time.Time{}
+			return retry, nil
+		}
+		if e.freeSince.IsZero() {
+			e.freeSince = now
+		}
+		if at := e.freeSince.Add(delay); now.Before(at) {
+			if at.Before(retry) {
+				return at, nil
+			}
+			return retry, nil
+		}
 	}
+	e.freeSince = time.Time{}
 	sent := now
-	st, err, ok := e.call(ctx, e.cfg.RenewDeadline, false, nil)
+	st, err, ok := e.call(ctx, e.cfg.RenewDeadline, nil, e.acquire)
 	if !ok {
 		return next, ctx.Err()
 	}
@@ -372,7 +439,7 @@ func (e *Engine) leaderStep(ctx context.Context, l *Lease, next time.Time) (time
 		return e.fence(ctx, l, "renew deadline passed without a confirmed renewal")
 	}
 	sent := e.clock.Now()
-	st, err, ok := e.call(ctx, l.Deadline().Sub(sent), true, fence.C())
+	st, err, ok := e.call(ctx, l.Deadline().Sub(sent), fence.C(), e.renew)
 	if !ok {
 		if ctx.Err() != nil {
 			return next, ctx.Err()

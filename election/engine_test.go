@@ -249,3 +249,25 @@ func TestNoneBackendTermsIncrease(t *testing.T) {
 		}
 	}
 }
+
+func TestAcquireDelayLetsBetterNodeWin(t *testing.T) {
+	clk := newFakeClock()
+	store := NewMemoryStore()
+	low := startNode(t, "low", NewCASBackend(store, "low", testTiming.LeaseTTL, clk), clk)
+	low.eng.SetAcquireDelay(2*testTiming.RetryPeriod + 500*time.Millisecond)
+	clk.Advance(time.Second, 100*time.Millisecond) // low sees the lease free first
+	high := startNode(t, "high", NewCASBackend(store, "high", testTiming.LeaseTTL, clk), clk)
+	clk.Advance(6*time.Second, 100*time.Millisecond)
+	if leaders([]*testNode{high}) != 1 || leaders([]*testNode{low}) != 0 {
+		t.Fatalf("high-priority node should lead: high=%v low=%v", high.lease.Valid(), low.lease.Valid())
+	}
+	if st := low.eng.Status(); st.Leader != "high" {
+		t.Fatalf("low observes leader %q, want high", st.Leader)
+	}
+	// With the better node gone for good, the delayed node still takes over.
+	high.cancel()
+	clk.Advance(testTiming.LeaseTTL+4*testTiming.RetryPeriod+time.Second, 100*time.Millisecond)
+	if leaders([]*testNode{low}) != 1 {
+		t.Fatal("delayed node never took the expired lease")
+	}
+}
