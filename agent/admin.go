@@ -1,0 +1,196 @@
+package agent
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/lbhc/lbhc/check"
+	"github.com/lbhc/lbhc/cloud"
+	"github.com/lbhc/lbhc/vip"
+)
+
+// Status is the /status document.
+type Status struct {
+	NodeID          string           `json:"node_id"`
+	Role            string           `json:"role"`
+	Leader          string           `json:"leader"`
+	Term            uint64           `json:"term"`
+	Election        string           `json:"election"`
+	LeaseDeadlineMS int64            `json:"lease_deadline_in_ms,omitempty"`
+	Campaigning     bool             `json:"campaigning"`
+	Standby         bool             `json:"standby"`
+	Healthy         bool             `json:"healthy"`
+	Priority        int              `json:"priority"`
+	Probe           ProbeStatus      `json:"probe"`
+	VIPs            []vip.AddrStatus `json:"vips,omitempty"`
+	Actions         []cloud.Status   `json:"actions,omitempty"`
+	Checks          []check.Status   `json:"checks,omitempty"`
+	LastChange      time.Time        `json:"last_change,omitzero"`
+	LastReason      string           `json:"last_reason,omitempty"`
+	BackendError    string           `json:"backend_error,omitempty"`
+	Timing          Timing           `json:"timing"`
+	Version         string           `json:"version"`
+}
+
+// ProbeStatus is the probe part of /status.
+type ProbeStatus struct {
+	Protocol       string `json:"protocol"`
+	Ports          []int  `json:"ports"`
+	Listening      bool   `json:"listening"`
+	SinceLastProbe string `json:"since_last_probe"`
+}
+
+// Timing is the election timing in /status.
+type Timing struct {
+	LeaseTTL      string `json:"lease_ttl"`
+	RenewDeadline string `json:"renew_deadline"`
+	RetryPeriod   string `json:"retry_period"`
+}
+
+// Snapshot returns the current status document.
+func (a *Agent) Snapshot() Status {
+	es := a.p.Engine.Status()
+	a.mu.Lock()
+	s := Status{
+		NodeID: a.cfg.NodeID, Role: a.role, Term: a.term, Election: a.cfg.Election,
+		Standby: a.standby, Priority: a.cfg.Priority, LastChange: a.lastChange, LastReason: a.lastReason,
+		Version: a.cfg.Version, BackendError: es.LastError,
+		Timing: Timing{a.cfg.Timing.LeaseTTL.String(), a.cfg.Timing.RenewDeadline.String(), a.cfg.Timing.RetryPeriod.String()},
+	}
+	l := a.lease
+	a.mu.Unlock()
+	s.Campaigning = es.Eligible && !s.Standby
+	s.Leader = es.Leader
+	if s.Role == RoleLeader && l.Valid() {
+		s.Leader = a.cfg.NodeID
+		s.LeaseDeadlineMS = time.Until(l.Deadline()).Milliseconds()
+	} else if s.Role != RoleLeader && es.Term > s.Term {
+		s.Term = es.Term
+	}
+	s.Healthy = a.p.Health == nil || a.p.Health.Healthy()
+	s.Probe = ProbeStatus{Protocol: a.cfg.ProbeProtocol, Ports: a.cfg.ProbePorts, Listening: a.p.Probe.Listening(),
+		SinceLastProbe: a.p.Probe.SinceLastProbe().Round(time.Millisecond).String()}
+	if a.p.VIPs != nil {
+		s.VIPs = a.p.VIPs.Status()
+	}
+	for _, act := range a.p.Actions {
+		s.Actions = append(s.Actions, act.Status())
+	}
+	if a.p.Health != nil {
+		s.Checks = a.p.Health.Status()
+	}
+	return s
+}
+
+func (a *Agent) serveAdmin() (*http.Server, error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, a.Snapshot())
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		// The process is alive and its loop answers; leadership is in /status.
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if res := a.do(ctx, "ping"); res.status == 503 {
+			http.Error(w, res.msg, http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
+	for _, op := range []string{"switchover", "standby", "resume"} {
+		mux.HandleFunc("POST /"+op, a.authorized(func(w http.ResponseWriter, r *http.Request) { a.serveCommand(w, r, op) }))
+	}
+	ln, err := net.Listen("tcp", a.cfg.AdminAddress)
+	if err != nil {
+		return nil, &configError{"admin-address", fmt.Sprintf("cannot listen on %s: %v", a.cfg.AdminAddress, err)}
+	}
+	a.mu.Lock()
+	a.adminAddr = ln.Addr().String()
+	a.mu.Unlock()
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("admin API stopped", "err", err)
+		}
+	}()
+	return srv, nil
+}
+
+// authorized admits state-changing calls from loopback, or from anywhere
+// with the configured bearer token.
+func (a *Agent) authorized(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if a.cfg.AdminToken != "" {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(a.cfg.AdminToken)) != 1 {
+				http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
+				return
+			}
+			h(w, r)
+			return
+		}
+		ap, err := netip.ParseAddrPort(r.RemoteAddr)
+		if err != nil || !ap.Addr().Unmap().IsLoopback() {
+			http.Error(w, "state-changing calls are accepted from loopback only (set --admin-token-file to allow others)", http.StatusForbidden)
+			return
+		}
+		h(w, r)
+	}
+}
+
+// CommandResult is the JSON answer of the POST endpoints.
+type CommandResult struct {
+	OK      bool   `json:"ok"`
+	Message string `json:"message"`
+	Leader  string `json:"leader,omitempty"`
+}
+
+func (a *Agent) serveCommand(w http.ResponseWriter, r *http.Request, op string) {
+	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.ShutdownTimeout+5*time.Second)
+	defer cancel()
+	res := a.do(ctx, op)
+	if op != "switchover" || res.status != 202 {
+		writeJSON(w, res.status, CommandResult{OK: res.status < 300, Message: res.msg})
+		return
+	}
+	// Watch for another node to take over while this one sits out.
+	end := time.Now().Add(res.wait)
+	for time.Now().Before(end) {
+		if l := a.p.Engine.Status().Leader; l != "" && l != a.cfg.NodeID {
+			writeJSON(w, http.StatusOK, CommandResult{OK: true, Message: "leadership moved to " + l, Leader: l})
+			return
+		}
+		select {
+		case <-ctx.Done():
+			writeJSON(w, http.StatusGatewayTimeout, CommandResult{Message: ctx.Err().Error()})
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	writeJSON(w, http.StatusConflict, CommandResult{Message: fmt.Sprintf(
+		"no other node took over within %s (are the others in standby, unhealthy or down?); this node campaigns again", res.wait)})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+type configError struct{ flag, msg string }
+
+func (e *configError) Error() string { return "invalid --" + e.flag + ": " + e.msg }
+func (e *configError) ExitCode() int { return 2 }

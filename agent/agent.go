@@ -1,0 +1,297 @@
+// Package agent is lbhc's controller: it turns lease events into promote and
+// demote sequences over the parts main built (probe responder, VIPs, cloud
+// actions, health checks), serves the admin API and owns the metrics. It is
+// the only package that wires the others together.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lbhc/lbhc/check"
+	"github.com/lbhc/lbhc/cloud"
+	"github.com/lbhc/lbhc/election"
+	"github.com/lbhc/lbhc/vip"
+)
+
+// Roles as shown in /status and logs.
+const (
+	RoleLeader   = "leader"
+	RoleFollower = "follower"
+	RoleStandby  = "standby"
+)
+
+// Prober is the probe responder (probe.Server).
+type Prober interface {
+	Lead(valid func() bool) error
+	Standby() error
+	Follow()
+	Close()
+	Listening() bool
+	SinceLastProbe() time.Duration
+}
+
+// Addresses owns the VIPs (vip.Manager).
+type Addresses interface {
+	Preflight(ctx context.Context) error
+	Cleanup(ctx context.Context) error
+	Add(ctx context.Context) error
+	Remove(ctx context.Context) error
+	Reconcile(ctx context.Context) (int, error)
+	Status() []vip.AddrStatus
+}
+
+// Health is the application check monitor (check.Monitor).
+type Health interface {
+	Run(ctx context.Context)
+	Healthy() bool
+	Changes() <-chan bool
+	Status() []check.Status
+}
+
+// Engine is the election engine (election.Engine).
+type Engine interface {
+	Run(ctx context.Context) error
+	Events() <-chan election.Event
+	Status() election.Status
+	SetEligible(bool)
+	SetAcquireDelay(time.Duration)
+	Release(ctx context.Context, sitOut time.Duration) error
+}
+
+// Config is what the agent needs besides its parts.
+type Config struct {
+	NodeID   string
+	Election string // backend name, for /status
+	Timing   election.Config
+	VIPs     []netip.Prefix
+
+	// Priority: 1 is the best (LifeKeeper's convention). A node of priority
+	// p waits (p-1) x PriorityStep after seeing the lease free before it
+	// tries to take it. Default step: retry-period + 500 ms, enough for a
+	// better node's next attempt to come first.
+	Priority     int
+	PriorityStep time.Duration
+
+	ProbeProtocol string
+	ProbePorts    []int
+	// ProbeIdleTimeout: while leading, no probe for this long → warning and
+	// lbhc_probe_idle=1, or a demotion when ProbeIdleDemote. 0 = off.
+	ProbeIdleTimeout time.Duration
+	ProbeIdleDemote  bool
+
+	// CloudFailureContinue keeps leading when a cloud action fails after
+	// its retries (it is reported); the default demotes.
+	CloudFailureContinue bool
+	MonitorInterval      time.Duration // cloud action verify/repair period
+	ReconcileInterval    time.Duration // VIP reconcile period
+
+	AdminAddress string
+	AdminToken   string // "" = state-changing calls only from loopback
+	StateDir     string // holds the standby flag across restarts
+
+	ShutdownTimeout time.Duration // demote + release on SIGTERM
+	Version         string
+}
+
+// Parts are the components main built from flags. Optional ones are nil.
+type Parts struct {
+	Engine  Engine
+	Probe   Prober
+	VIPs    Addresses
+	Actions []cloud.Action
+	Health  Health
+}
+
+// Agent is one lbhc node.
+type Agent struct {
+	cfg   Config
+	p     Parts
+	log   *slog.Logger
+	m     *metrics
+	reg   prometheus.Gatherer
+	cmds  chan command
+	ready chan struct{}
+
+	mu           sync.Mutex
+	role         string
+	term         uint64
+	lease        *election.Lease
+	leaderSince  time.Time
+	standby      bool
+	lastReason   string
+	lastChange   time.Time
+	promoteFails int
+	idleWarned   bool
+	adminAddr    string
+}
+
+// New checks the configuration and builds an agent. reg must also be a
+// Gatherer for /metrics (a *prometheus.Registry).
+func New(cfg Config, p Parts, log *slog.Logger, reg *prometheus.Registry) (*Agent, error) {
+	if p.Engine == nil || p.Probe == nil {
+		return nil, errors.New("agent: engine and probe are required")
+	}
+	if cfg.Priority == 0 {
+		cfg.Priority = 1
+	}
+	if cfg.PriorityStep == 0 {
+		cfg.PriorityStep = cfg.Timing.RetryPeriod + 500*time.Millisecond
+	}
+	if cfg.MonitorInterval == 0 {
+		cfg.MonitorInterval = 10 * time.Second
+	}
+	if cfg.ReconcileInterval == 0 {
+		cfg.ReconcileInterval = 5 * time.Second
+	}
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = cfg.Timing.RenewDeadline
+	}
+	m, err := newMetrics(reg, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Agent{
+		cfg: cfg, p: p, log: log, m: m, reg: reg,
+		cmds: make(chan command), ready: make(chan struct{}),
+		role: RoleFollower,
+	}, nil
+}
+
+// Ready is closed once the admin API listens and the campaign has begun.
+func (a *Agent) Ready() <-chan struct{} { return a.ready }
+
+// AdminAddr is the admin API's bound address (after Ready).
+func (a *Agent) AdminAddr() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.adminAddr
+}
+
+// Run starts the node: clean up what a crashed earlier run left, serve the
+// admin API, campaign, and follow lease events until ctx ends. Then, with a
+// fresh timeout, it demotes and releases the lease before returning.
+func (a *Agent) Run(ctx context.Context) error {
+	if err := a.startup(ctx); err != nil {
+		return err
+	}
+	admin, err := a.serveAdmin()
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+
+	runCtx, stopParts := context.WithCancel(context.Background())
+	defer stopParts()
+	var wg sync.WaitGroup
+	engineErr := make(chan error, 1)
+	wg.Add(1)
+	go func() { defer wg.Done(); engineErr <- a.p.Engine.Run(runCtx) }()
+	var healthCh <-chan bool
+	if a.p.Health != nil {
+		healthCh = a.p.Health.Changes()
+		wg.Add(1)
+		go func() { defer wg.Done(); a.p.Health.Run(runCtx) }()
+	}
+	if err := a.p.Probe.Standby(); err != nil {
+		stopParts()
+		wg.Wait()
+		return fmt.Errorf("open probe port for standby answers: %w", err)
+	}
+	a.log.Info("lbhc started", "node_id", a.cfg.NodeID, "election", a.cfg.Election,
+		"probe", a.cfg.ProbeProtocol, "ports", a.cfg.ProbePorts, "admin", a.AdminAddr(),
+		"lease_ttl", a.cfg.Timing.LeaseTTL, "renew_deadline", a.cfg.Timing.RenewDeadline,
+		"retry_period", a.cfg.Timing.RetryPeriod, "priority", a.cfg.Priority, "standby", a.isStandby())
+	close(a.ready)
+
+	tick := time.NewTicker(a.tickInterval())
+	defer tick.Stop()
+	var lastMonitor, lastReconcile time.Time
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-engineErr:
+			runErr = fmt.Errorf("election engine stopped: %w", err)
+			break loop
+		case ev := <-a.p.Engine.Events():
+			a.handleEvent(ev)
+		case h := <-healthCh:
+			a.healthChanged(ctx, h)
+		case c := <-a.cmds:
+			c.reply <- a.handleCommand(ctx, c)
+		case now := <-tick.C:
+			if now.Sub(lastReconcile) >= a.cfg.ReconcileInterval {
+				lastReconcile = now
+				a.reconcile(ctx)
+			}
+			if now.Sub(lastMonitor) >= a.cfg.MonitorInterval {
+				lastMonitor = now
+				a.monitorActions(ctx)
+			}
+			a.watchdog()
+		}
+	}
+	a.shutdown()
+	stopParts()
+	wg.Wait()
+	return runErr
+}
+
+func (a *Agent) tickInterval() time.Duration {
+	d := min(a.cfg.ReconcileInterval, a.cfg.MonitorInterval, time.Second)
+	if a.cfg.ProbeIdleTimeout > 0 {
+		d = min(d, a.cfg.ProbeIdleTimeout/4)
+	}
+	return max(d, 50*time.Millisecond)
+}
+
+// startup runs before campaigning: check that VIPs can be managed, remove
+// VIPs a crashed earlier run left behind, restore standby.
+func (a *Agent) startup(ctx context.Context) error {
+	if a.p.VIPs != nil {
+		if err := a.p.VIPs.Preflight(ctx); err != nil {
+			return err
+		}
+		if err := a.p.VIPs.Cleanup(ctx); err != nil {
+			return fmt.Errorf("remove stale VIPs: %w", err)
+		}
+	}
+	sb, err := loadStandby(a.cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.standby = sb
+	if sb {
+		a.role = RoleStandby
+	}
+	a.mu.Unlock()
+	a.updateEligibility()
+	return nil
+}
+
+// shutdown demotes and releases with a fresh timeout: the caller's context
+// is already cancelled by SIGTERM.
+func (a *Agent) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	if a.currentRole() == RoleLeader {
+		a.demote(ctx, "shutting down", 0)
+	}
+	if err := a.p.Engine.Release(ctx, 0); err != nil {
+		a.log.Error("lease release on shutdown failed; other nodes take over when it expires", "err", err)
+	} else {
+		a.log.Info("lease released")
+	}
+	a.p.Probe.Close()
+}

@@ -1,0 +1,138 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Operator commands, run on the agent's loop goroutine so they never race
+// a promotion.
+type command struct {
+	op    string // "switchover", "standby", "resume"
+	reply chan result
+}
+
+type result struct {
+	status int // HTTP status for the admin API
+	msg    string
+	// wait, for a switchover: how long the caller should watch for the new
+	// leader (the node sits out that long).
+	wait time.Duration
+}
+
+const standbyFile = "standby"
+
+func loadStandby(dir string) (bool, error) {
+	if dir == "" {
+		return false, nil
+	}
+	_, err := os.Stat(filepath.Join(dir, standbyFile))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	}
+	return false, fmt.Errorf("read standby state: %w", err)
+}
+
+func saveStandby(dir string, on bool) error {
+	if dir == "" {
+		return errors.New("no --state-dir: standby cannot be kept across restarts")
+	}
+	p := filepath.Join(dir, standbyFile)
+	if !on {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("clear standby state: %w", err)
+		}
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create --state-dir: %w", err)
+	}
+	body := "standby since " + time.Now().UTC().Format(time.RFC3339) + "; remove with 'lbhc resume'\n"
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		return fmt.Errorf("write standby state: %w", err)
+	}
+	return nil
+}
+
+// do sends a command to the loop and waits for the answer.
+func (a *Agent) do(ctx context.Context, op string) result {
+	c := command{op: op, reply: make(chan result, 1)}
+	select {
+	case a.cmds <- c:
+	case <-ctx.Done():
+		return result{status: 503, msg: "agent busy: " + ctx.Err().Error()}
+	}
+	select {
+	case r := <-c.reply:
+		return r
+	case <-ctx.Done():
+		return result{status: 503, msg: "no answer: " + ctx.Err().Error()}
+	}
+}
+
+func (a *Agent) handleCommand(ctx context.Context, c command) result {
+	switch c.op {
+	case "ping":
+		return result{status: 200, msg: "ok"}
+	case "switchover":
+		if a.currentRole() != RoleLeader {
+			return result{status: 409, msg: "this node does not lead; run switchover on the leader"}
+		}
+		// Sit out long enough for a follower to see the release (one retry
+		// period) and for a delayed, lower-priority follower to act.
+		sitOut := 2*a.cfg.Timing.RetryPeriod + a.maxAcquireDelay() + time.Second
+		dctx, cancel := context.WithTimeout(ctx, a.cfg.ShutdownTimeout)
+		defer cancel()
+		a.demote(dctx, "switchover requested", sitOut)
+		return result{status: 202, msg: "released; sitting out " + sitOut.String(), wait: sitOut}
+	case "standby":
+		if err := saveStandby(a.cfg.StateDir, true); err != nil {
+			return result{status: 500, msg: err.Error()}
+		}
+		a.mu.Lock()
+		a.standby = true
+		a.mu.Unlock()
+		a.updateEligibility()
+		if a.currentRole() == RoleLeader {
+			dctx, cancel := context.WithTimeout(ctx, a.cfg.ShutdownTimeout)
+			defer cancel()
+			a.demote(dctx, "operator standby", 0)
+		} else {
+			a.setRole(RoleStandby, a.termNow(), "operator standby")
+		}
+		return result{status: 200, msg: "standby: not campaigning until 'lbhc resume'"}
+	case "resume":
+		if err := saveStandby(a.cfg.StateDir, false); err != nil {
+			return result{status: 500, msg: err.Error()}
+		}
+		a.mu.Lock()
+		a.standby = false
+		a.mu.Unlock()
+		a.updateEligibility()
+		if a.currentRole() == RoleStandby {
+			a.setRole(RoleFollower, a.termNow(), "operator resume")
+		}
+		return result{status: 200, msg: "resumed: campaigning"}
+	}
+	return result{status: 404, msg: "unknown command " + c.op}
+}
+
+// maxAcquireDelay is this node's own current acquire delay, an estimate
+// of how long peers may wait before taking a free lease.
+func (a *Agent) maxAcquireDelay() time.Duration {
+	return time.Duration(a.cfg.Priority-1) * a.cfg.PriorityStep
+}
+
+func (a *Agent) termNow() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.term
+}

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/urfave/cli/v2"
+
+	"github.com/lbhc/lbhc/agent"
+	"github.com/lbhc/lbhc/check"
+	"github.com/lbhc/lbhc/cloud"
+	"github.com/lbhc/lbhc/election"
+)
+
+// extraRunFlags are the run flags of the optional parts: application
+// checks, VIPs, cloud actions, hooks and the cloud lease backends.
+func extraRunFlags() []cli.Flag {
+	var out []cli.Flag
+	out = append(out, checkFlags()...)
+	return out
+}
+
+// extraParts are the optional parts built from flags. Any of them may be
+// empty.
+type extraParts struct {
+	vips      []netip.Prefix
+	addrs     agent.Addresses
+	reconcile time.Duration
+	actions   []cloud.Action
+	health    agent.Health
+	closers   []func() error
+}
+
+func (p *extraParts) close() {
+	for _, f := range p.closers {
+		_ = f()
+	}
+}
+
+// buildExtraParts validates the optional parts' flags and builds them. It
+// changes nothing on the system: VIP preflight and cleanup happen in the
+// agent's start-up.
+func buildExtraParts(ctx context.Context, c *cli.Context, log *slog.Logger, reg prometheus.Registerer, timing election.Config) (*extraParts, error) {
+	p := &extraParts{}
+	checks, ccfg, err := checkConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	if len(checks) > 0 {
+		p.health = check.NewMonitor(checks, ccfg, log.With("part", "check"), reg)
+	}
+	return p, nil
+}
