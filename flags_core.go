@@ -25,7 +25,9 @@ import (
 type backendFunc func(ctx context.Context, c *cli.Context, nodeID, leaseName string, ttl time.Duration) (election.Backend, error)
 
 var backends = map[string]backendFunc{
-	"file": fileBackend,
+	"file":     fileBackend,
+	"dynamodb": dynamodbBackend,
+	"etcd":     etcdBackend,
 	"none": func(_ context.Context, _ *cli.Context, nodeID, _ string, _ time.Duration) (election.Backend, error) {
 		return election.NewNoneBackend(nodeID), nil
 	},

@@ -13,6 +13,7 @@ import (
 	"github.com/lbhc/lbhc/check"
 	"github.com/lbhc/lbhc/cloud"
 	"github.com/lbhc/lbhc/election"
+	"github.com/lbhc/lbhc/vip"
 )
 
 // extraRunFlags are the run flags of the optional parts: application
@@ -20,6 +21,10 @@ import (
 func extraRunFlags() []cli.Flag {
 	var out []cli.Flag
 	out = append(out, checkFlags()...)
+	out = append(out, vipFlags()...)
+	out = append(out, awsFlags()...)
+	out = append(out, dynamodbFlags()...)
+	out = append(out, etcdFlags()...)
 	return out
 }
 
@@ -52,5 +57,23 @@ func buildExtraParts(ctx context.Context, c *cli.Context, log *slog.Logger, reg 
 	if len(checks) > 0 {
 		p.health = check.NewMonitor(checks, ccfg, log.With("part", "check"), reg)
 	}
+	vcfg, withVIPs, err := vipConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	if withVIPs {
+		m, err := vip.New(vcfg, log.With("part", "vip"), reg)
+		if err != nil {
+			return nil, err
+		}
+		p.vips, p.addrs, p.reconcile = vcfg.Addrs, m, vcfg.ReconcileInterval
+		p.closers = append(p.closers, m.Close)
+	}
+	metrics := cloud.NewMetrics(reg)
+	aws, err := awsActions(ctx, c, log.With("part", "cloud"), metrics)
+	if err != nil {
+		return nil, err
+	}
+	p.actions = actionsOf(aws)
 	return p, nil
 }

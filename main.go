@@ -24,7 +24,7 @@ var (
 )
 
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:  "lbhc",
 		Usage: "lease-driven load balancer health check responder: only the leader answers the probe",
 		Description: "Every node of a group runs 'lbhc run'. The nodes elect one leader through a lease " +
@@ -49,6 +49,11 @@ func newApp() *cli.App {
 		// Errors are printed and mapped to exit codes in main, once.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
+	// A flag that does not parse is bad input like any other: exit 2.
+	for _, cmd := range app.Commands {
+		cmd.OnUsageError = app.OnUsageError
+	}
+	return app
 }
 
 func main() {
