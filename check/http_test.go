@@ -2,12 +2,17 @@ package check
 
 import (
 	"context"
+	"encoding/json"
 	"encoding/pem"
+	"io"
+	"log"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -46,11 +51,13 @@ func newAppServer(t *testing.T, tls bool) *httptest.Server {
 		case <-time.After(10 * time.Second):
 		}
 	})
-	var srv *httptest.Server
+	srv := httptest.NewUnstartedServer(mux)
+	// Rejected handshakes are expected in TestHTTPSCheck; keep them quiet.
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	if tls {
-		srv = httptest.NewTLSServer(mux)
+		srv.StartTLS()
 	} else {
-		srv = httptest.NewServer(mux)
+		srv.Start()
 	}
 	t.Cleanup(srv.Close)
 	return srv
@@ -181,4 +188,55 @@ func TestHTTPSCheck(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Logs and /status never show the userinfo or query values of a check URL.
+func TestMonitorLogsHideSecrets(t *testing.T) {
+	srv := newAppServer(t, false)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	c, err := Parse("http://monitor:s3cret@" + host + "/auth?token=t0ken#expect=nothing-like-this")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	lg := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	m := NewMonitor([]Check{c}, Config{Interval: 20 * time.Millisecond, Timeout: 20 * time.Millisecond, Fall: 1, Rise: 1}, lg, nil)
+	startMonitor(t, m)
+	deadline := time.Now().Add(2 * time.Second)
+	for m.Status()[0].Runs < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("fewer than 2 runs within 2s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	st, _ := json.Marshal(m.Status())
+	out := logs.String()
+	if !strings.Contains(out, "check unhealthy") || !strings.Contains(out, `body does not contain`) {
+		t.Errorf("logs lack the failure:\n%s", out)
+	}
+	for _, secret := range []string{"monitor", "s3cret", "t0ken"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("logs leak %q:\n%s", secret, out)
+		}
+		if strings.Contains(string(st), secret) {
+			t.Errorf("status leaks %q: %s", secret, st)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

@@ -127,15 +127,15 @@ func NewMonitor(checks []Check, cfg Config, log *slog.Logger, reg prometheus.Reg
 		met:     newMetrics(reg),
 		healthy: len(checks) == 0,
 	}
-	seen := map[string]int{}
+	used := map[string]bool{}
 	for _, ch := range checks {
+		// Two specs that differ only in userinfo, query values or #expect=
+		// get the same name; keep labels and /status distinct.
 		name := ch.Name()
-		seen[name]++
-		if n := seen[name]; n > 1 {
-			// Two specs that differ only in userinfo, query values or
-			// #expect= get the same name; keep labels and /status distinct.
-			name = fmt.Sprintf("%s #%d", name, n)
+		for n := 2; used[name]; n++ {
+			name = fmt.Sprintf("%s #%d", ch.Name(), n)
 		}
+		used[name] = true
 		m.entries = append(m.entries, &entry{check: ch, name: name, c: counter{rise: cfg.Rise, fall: cfg.Fall}})
 		m.met.healthy.WithLabelValues(name).Set(0)
 		m.met.failures.WithLabelValues(name).Add(0)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -262,11 +263,17 @@ func TestMonitorChangesCoalesce(t *testing.T) {
 
 func TestMonitorDuplicateNamesAndSharedRegistry(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	x1, x2 := &switchCheck{name: "http://h/x"}, &switchCheck{name: "http://h/x"}
-	m := NewMonitor([]Check{x1, x2}, Config{}, nil, reg)
-	st := m.Status()
-	if st[0].Name != "http://h/x" || st[1].Name != "http://h/x #2" {
-		t.Errorf("names = %q, %q", st[0].Name, st[1].Name)
+	var checks []Check
+	for _, n := range []string{"http://h/x", "http://h/x #2", "http://h/x", "http://h/x"} {
+		checks = append(checks, &switchCheck{name: n})
+	}
+	m := NewMonitor(checks, Config{}, nil, reg)
+	var got []string
+	for _, s := range m.Status() {
+		got = append(got, s.Name)
+	}
+	if want := []string{"http://h/x", "http://h/x #2", "http://h/x #3", "http://h/x #4"}; !slices.Equal(got, want) {
+		t.Errorf("names = %q, want %q", got, want)
 	}
 	// A second Monitor on the same registry shares the collectors.
 	m2 := NewMonitor([]Check{&switchCheck{name: "other"}}, Config{}, nil, reg)

@@ -110,11 +110,11 @@ func (b *casBackend) look(ctx context.Context) (Record, string, State, bool, err
 		b.seenVersion, b.seenAt = ver, now
 	}
 	st := State{Term: rec.Term, Leader: rec.Holder}
-	// Our own id in the record is a previous incarnation of this node (a
-	// crash, or a grant we fenced ourselves out of): it no longer serves, so
-	// it is as good as released. Node ids must be unique in a group.
-	if rec.Holder == "" || rec.Holder == b.id {
-		st.Leader = ""
+	// Only a released record is free at once. Our own id in the record (a
+	// crashed earlier run, a grant we fenced ourselves out of) waits out the
+	// TTL like any other holder: two hosts cloned with the same hostname
+	// must not both take it.
+	if rec.Holder == "" {
 		return rec, ver, st, true, nil
 	}
 	wait := max(b.ttl, rec.TTL)
