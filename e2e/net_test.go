@@ -6,7 +6,9 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"strconv"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -57,7 +59,9 @@ func NewNet(t *testing.T, names ...string) *Net {
 		itest.Require(t, "iproute2 'ip' not found: apt-get install iproute2")
 	}
 	seq := int(topoSeq.Add(1))
-	n := &Net{t: t, prefix: fmt.Sprintf("lbe%d", seq), subnet: 100 + seq%100}
+	// The pid keeps concurrent test binaries (go test -count, several
+	// engineers, CI) apart; names stay short for the 15-byte link limit.
+	n := &Net{t: t, prefix: fmt.Sprintf("lbe%s%d", strconv.FormatInt(int64(os.Getpid()%1296), 36), seq), subnet: 100 + seq%100}
 	n.Hub = n.prefix + "-hub"
 	sh(t, "ip", "netns", "add", n.Hub)
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", n.Hub).Run() })
