@@ -26,6 +26,7 @@ type backendFunc func(ctx context.Context, c *cli.Context, nodeID, leaseName str
 
 var backends = map[string]backendFunc{
 	"file":     fileBackend,
+	"azblob":   azureLeaseBackend,
 	"dynamodb": dynamodbBackend,
 	"etcd":     etcdBackend,
 	"none": func(_ context.Context, _ *cli.Context, nodeID, _ string, _ time.Duration) (election.Backend, error) {

@@ -23,6 +23,7 @@ func extraRunFlags() []cli.Flag {
 	out = append(out, checkFlags()...)
 	out = append(out, vipFlags()...)
 	out = append(out, awsFlags()...)
+	out = append(out, azureLeaseFlags()...)
 	out = append(out, dynamodbFlags()...)
 	out = append(out, etcdFlags()...)
 	return out

@@ -69,6 +69,9 @@ func (a *Agent) promote(l *election.Lease) {
 		t0 := time.Now()
 		err := act.Promote(ctx, ev)
 		if err != nil && !a.cfg.CloudFailureContinue {
+			// The failed step may have applied part of its change: it is
+			// undone too.
+			done = append(done, act)
 			fail(act.Name(), err)
 			return
 		}
