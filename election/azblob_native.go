@@ -257,3 +257,13 @@ func azLeaseID() (string, error) {
 	u[8] = u[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16]), nil
 }
+
+// Peek reports the holder without acquiring: the blob is free when no
+// lease is active on it.
+func (b *nativeBlob) Peek(ctx context.Context) (State, bool, error) {
+	p, err := b.props(ctx)
+	if err != nil {
+		return State{}, false, err
+	}
+	return State{Term: p.term, Leader: p.leader()}, !p.locked, nil
+}

@@ -271,3 +271,11 @@ func TestAcquireDelayLetsBetterNodeWin(t *testing.T) {
 		t.Fatal("delayed node never took the expired lease")
 	}
 }
+
+// Every backend can be observed without acquiring, so priorities, the
+// unhealthy last-resort delay and a switchover's report work everywhere.
+func TestBackendsArePeekers(t *testing.T) {
+	var _ Peeker = (*casBackend)(nil)
+	var _ Peeker = (*nativeBlob)(nil)
+	var _ Peeker = (*EtcdBackend)(nil)
+}
