@@ -23,6 +23,8 @@ func extraRunFlags() []cli.Flag {
 	out = append(out, checkFlags()...)
 	out = append(out, vipFlags()...)
 	out = append(out, awsFlags()...)
+	out = append(out, azureRouteFlags()...)
+	out = append(out, hookFlags()...)
 	out = append(out, azureLeaseFlags()...)
 	out = append(out, dynamodbFlags()...)
 	out = append(out, etcdFlags()...)
@@ -75,6 +77,16 @@ func buildExtraParts(ctx context.Context, c *cli.Context, log *slog.Logger, reg 
 	if err != nil {
 		return nil, err
 	}
-	p.actions = actionsOf(aws)
+	azure, err := azureActions(ctx, c, log.With("part", "cloud"), metrics)
+	if err != nil {
+		return nil, err
+	}
+	// Hooks run last on promote and first on demote (the agent demotes in
+	// reverse order), after and before the cloud state they may rely on.
+	hooks, err := hookActions(c, log.With("part", "hook"), metrics)
+	if err != nil {
+		return nil, err
+	}
+	p.actions = actionsOf(aws, azure, hooks)
 	return p, nil
 }
