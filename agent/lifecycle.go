@@ -32,6 +32,13 @@ func (a *Agent) handleEvent(ev election.Event) {
 func (a *Agent) promote(l *election.Lease) {
 	ctx := l.Context()
 	start := time.Now()
+	if a.isStandby() {
+		// Granted just as the operator asked for standby: hand it back.
+		rctx, cancel := context.WithTimeout(context.Background(), a.cfg.Timing.RetryPeriod)
+		defer cancel()
+		_ = a.p.Engine.Release(rctx, 0)
+		return
+	}
 	a.mu.Lock()
 	a.lease, a.term = l, l.Term
 	a.mu.Unlock()
