@@ -91,7 +91,8 @@ func coreFlags() []cli.Flag {
 		&cli.StringFlag{Name: "probe-standby", Value: probe.StandbyClosed, EnvVars: envs("probe-standby"), Usage: "what followers do: closed (port closed) or 503 (http only)"},
 		&cli.IntFlag{Name: "probe-max-conns", Value: 128, EnvVars: envs("probe-max-conns"), Usage: "concurrent probe connections; the oldest is dropped when full"},
 		&cli.DurationFlag{Name: "probe-timeout", Value: 2 * time.Second, EnvVars: envs("probe-timeout"), Usage: "read/write deadline of one probe connection"},
-		&cli.IntFlag{Name: "probe-backlog", Value: 4, EnvVars: envs("probe-backlog"), Usage: "listen backlog (Linux); small, so a frozen process stops completing handshakes"},
+		&cli.IntFlag{Name: "probe-backlog", EnvVars: envs("probe-backlog"), Usage: "listen backlog (Linux); 0 = 128 with the kernel fence, else 4 (a frozen process's kernel completes at most that many handshakes)"},
+		&cli.BoolFlag{Name: "probe-kernel-fence", Value: true, EnvVars: envs("probe-kernel-fence"), Usage: "Linux: an eBPF socket filter drops probe packets in the kernel once the leadership deadline passes, even while lbhc is frozen (needs CAP_BPF or root)"},
 		&cli.DurationFlag{Name: "probe-idle-timeout", EnvVars: envs("probe-idle-timeout"), Usage: "leader without any probe for this long: warn (0 = off)"},
 		&cli.StringFlag{Name: "probe-idle-action", Value: "warn", EnvVars: envs("probe-idle-action"), Usage: "warn or demote when --probe-idle-timeout passes"},
 		&cli.IntFlag{Name: "priority", Value: 1, EnvVars: envs("priority"), Usage: "1 is the best; a node of priority p waits (p-1) x --priority-step before taking a free lease"},
@@ -185,6 +186,7 @@ func runAction(c *cli.Context) error {
 		Protocol: c.String("probe-protocol"), Ports: c.IntSlice("probe-port"), Address: c.String("probe-address"),
 		Message: c.String("probe-message"), Standby: c.String("probe-standby"), NodeID: timing.NodeID,
 		MaxConns: c.Int("probe-max-conns"), Timeout: c.Duration("probe-timeout"), Backlog: c.Int("probe-backlog"),
+		NoKernelFence: !c.Bool("probe-kernel-fence"),
 	}
 	if err := pcfg.Validate(); err != nil {
 		return err

@@ -30,7 +30,7 @@ const (
 
 // Prober is the probe responder (probe.Server).
 type Prober interface {
-	Lead(valid func() bool) error
+	Lead(valid func() bool, deadline func() time.Time) error
 	Standby() error
 	Follow()
 	Close()

@@ -55,7 +55,7 @@ type fakeProbe struct {
 	valid     func() bool
 }
 
-func (p *fakeProbe) Lead(valid func() bool) error {
+func (p *fakeProbe) Lead(valid func() bool, _ func() time.Time) error {
 	p.r.add("probe.lead")
 	p.mu.Lock()
 	p.listening, p.valid = true, valid

@@ -93,7 +93,7 @@ func (a *Agent) promote(l *election.Lease) {
 		fail("deadline", fmt.Errorf("leadership ended during promotion"))
 		return
 	}
-	if err := a.p.Probe.Lead(l.Valid); err != nil {
+	if err := a.p.Probe.Lead(l.Valid, l.Deadline); err != nil {
 		fail("probe", err)
 		return
 	}

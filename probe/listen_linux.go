@@ -15,7 +15,7 @@ import (
 // demotion never fails on TIME_WAIT) and a small backlog: net.Listen would
 // use somaxconn (4096), and a frozen process's kernel keeps completing
 // handshakes until that queue is full.
-func listen(addr string, backlog int) (net.Listener, error) {
+func listen(addr string, backlog int, fence deadlineFence) (net.Listener, error) {
 	ap, err := netip.ParseAddrPort(addrOrAny(addr))
 	if err != nil {
 		return nil, err
@@ -39,6 +39,12 @@ func listen(addr string, backlog int) (net.Listener, error) {
 	}
 	if family == unix.AF_INET6 && !ap.Addr().IsUnspecified() {
 		_ = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1)
+	}
+	if kf, ok := fence.(*kernelFence); ok && kf != nil {
+		// Attached before listen, so no packet reaches the socket unfiltered.
+		if err := kf.attach(fd); err != nil {
+			return nil, err
+		}
 	}
 	if err := unix.Bind(fd, sa); err != nil {
 		return nil, fmt.Errorf("bind: %w", err)

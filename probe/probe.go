@@ -44,10 +44,21 @@ type Config struct {
 	NodeID   string        // reported in the X-Lbhc-Node header of HTTP answers
 	MaxConns int           // concurrent connections; the oldest is dropped when full
 	Timeout  time.Duration // read+write deadline of one probe connection
-	// Backlog is the listen backlog on Linux. While the process is frozen
-	// (SIGSTOP, VM pause) the kernel still completes up to about Backlog+1
-	// TCP handshakes on its own, so it is kept small.
+	// Backlog is the listen backlog on Linux; 0 chooses: 128 when the
+	// kernel fence is loaded, else 4. Without the fence, a frozen process's
+	// kernel still completes up to about Backlog+1 TCP handshakes on its
+	// own, so it is kept small.
 	Backlog int
+	// NoKernelFence disables the eBPF socket filter that drops probe
+	// packets in the kernel once the leadership deadline has passed.
+	NoKernelFence bool
+}
+
+// deadlineFence enforces the leadership deadline below the process (the
+// eBPF socket filter on Linux, fence_linux.go).
+type deadlineFence interface {
+	set(deadline time.Time) error
+	close()
 }
 
 // ConfigError is invalid probe configuration (exit 2).
@@ -112,9 +123,6 @@ func (c *Config) Validate() error {
 	if c.Timeout < 0 {
 		return &ConfigError{"probe-timeout", fmt.Sprintf("must be positive, got %s", c.Timeout)}
 	}
-	if c.Backlog == 0 {
-		c.Backlog = 4
-	}
 	if c.Backlog < 0 {
 		return &ConfigError{"probe-backlog", fmt.Sprintf("must be positive, got %d", c.Backlog)}
 	}
@@ -133,7 +141,11 @@ type Server struct {
 	answered *prometheus.CounterVec
 
 	valid atomic.Pointer[func() bool]
-	last  atomic.Int64 // ns after start of the last accepted probe; 0 = none
+	last  atomic.Int64  // ns after start of the last accepted probe; 0 = none
+	fence deadlineFence // nil when unavailable or in 503 mode
+
+	fenceStop chan struct{} // closed to end the fence updater
+	fenceDone chan struct{}
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -161,7 +173,31 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Server, erro
 			Help: "Probe connections answered, by port and result (healthy, standby, refused: accepted after leadership ended, evicted: dropped to make room).",
 		}, []string{"port", "result"}),
 	}
+	if cfg.Standby == StandbyClosed && !cfg.NoKernelFence {
+		f, err := loadFence()
+		if err != nil {
+			log.Info("kernel fence unavailable; a frozen process's kernel may complete a few probe handshakes (see --probe-backlog)", "err", err)
+		} else {
+			s.fence = f
+		}
+	}
+	if s.cfg.Backlog == 0 {
+		s.cfg.Backlog = 4
+		if s.fence != nil {
+			s.cfg.Backlog = 128
+		}
+	}
 	if reg != nil {
+		fenced := prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "lbhc_probe_kernel_fence",
+			Help: "1 when the probe listener carries the eBPF filter that enforces the leadership deadline in the kernel.",
+		})
+		if s.fence != nil {
+			fenced.Set(1)
+		}
+		if err := reg.Register(fenced); err != nil {
+			return nil, fmt.Errorf("register probe metrics: %w", err)
+		}
 		for _, c := range []prometheus.Collector{s.conns, s.answered} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("register probe metrics: %w", err)
@@ -174,16 +210,85 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Server, erro
 // Config returns the validated configuration.
 func (s *Server) Config() Config { return s.cfg }
 
+// KernelFence reports whether the eBPF deadline filter is in use.
+func (s *Server) KernelFence() bool { return s.fence != nil }
+
 // Lead starts answering as leader: valid is checked on every accepted
-// connection (the self-fence deadline), and the listeners are opened if
-// they are not open yet.
-func (s *Server) Lead(valid func() bool) error {
+// connection (the self-fence deadline), the kernel fence follows deadline
+// (nil: no deadline), and the listeners are opened if they are not open
+// yet.
+func (s *Server) Lead(valid func() bool, deadline func() time.Time) error {
 	s.valid.Store(&valid)
+	if s.fence != nil {
+		if err := s.startFence(deadline); err != nil {
+			s.valid.Store(nil)
+			return err
+		}
+	}
 	if err := s.open(); err != nil {
 		s.valid.Store(nil)
+		s.stopFence()
 		return err
 	}
 	return nil
+}
+
+// startFence sets the kernel fence to the current deadline before the
+// listener opens, then keeps it in step with renewals (every 20 ms; a late
+// update only ends the kernel's acceptance earlier, never later).
+func (s *Server) startFence(deadline func() time.Time) error {
+	s.stopFence()
+	if deadline == nil {
+		far := time.Now().Add(100 * 365 * 24 * time.Hour)
+		deadline = func() time.Time { return far }
+	}
+	last := deadline()
+	if err := s.fence.set(last); err != nil {
+		return fmt.Errorf("kernel fence: %w", err)
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	s.mu.Lock()
+	s.fenceStop, s.fenceDone = stop, done
+	s.mu.Unlock()
+	go func() {
+		defer close(done)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			if d := deadline(); !d.Equal(last) {
+				if err := s.fence.set(d); err != nil {
+					s.log.Warn("kernel fence update failed", "err", err)
+					continue
+				}
+				last = d
+			}
+		}
+	}()
+	return nil
+}
+
+// stopFence ends the updater and closes the fence: from now on the kernel
+// drops probe packets.
+func (s *Server) stopFence() {
+	if s.fence == nil {
+		return
+	}
+	s.mu.Lock()
+	stop, done := s.fenceStop, s.fenceDone
+	s.fenceStop, s.fenceDone = nil, nil
+	s.mu.Unlock()
+	if stop != nil {
+		close(stop)
+		<-done
+	}
+	if err := s.fence.set(time.Time{}); err != nil {
+		s.log.Warn("kernel fence close failed", "err", err)
+	}
 }
 
 // Standby opens the listeners for a follower in 503 mode; in closed mode
@@ -199,6 +304,7 @@ func (s *Server) Standby() error {
 // once and, in closed mode, the listeners too.
 func (s *Server) Follow() {
 	s.valid.Store(nil)
+	s.stopFence()
 	if s.cfg.Standby == Standby503 {
 		s.dropInflight()
 		return
@@ -246,7 +352,7 @@ func (s *Server) open() error {
 	var ls []net.Listener
 	for _, p := range s.cfg.Ports {
 		addr := net.JoinHostPort(s.cfg.Address, strconv.Itoa(p))
-		l, err := listen(addr, s.cfg.Backlog)
+		l, err := listen(addr, s.cfg.Backlog, s.fence)
 		if err != nil {
 			for _, o := range ls {
 				o.Close()

@@ -62,7 +62,7 @@ func TestTCPLeaderAnswersFollowerRefuses(t *testing.T) {
 	if got := tcpAnswer(t, addr); got != "refused" {
 		t.Fatalf("follower: %q, want refused", got)
 	}
-	if err := s.Lead(always); err != nil {
+	if err := s.Lead(always, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := tcpAnswer(t, addr); got != "ok:ACTIVE" {
@@ -75,7 +75,7 @@ func TestTCPLeaderAnswersFollowerRefuses(t *testing.T) {
 	// Rebinding right after a demotion must not fail on TIME_WAIT: the
 	// answered connections above were closed by the server first.
 	for i := range 3 {
-		if err := s.Lead(always); err != nil {
+		if err := s.Lead(always, nil); err != nil {
 			t.Fatalf("rebind %d: %v", i, err)
 		}
 		if got := tcpAnswer(t, addr); got != "ok:ACTIVE" {
@@ -89,7 +89,7 @@ func TestAcceptChecksDeadlineOnEveryConnection(t *testing.T) {
 	s, addr := newServer(t, Config{Message: "ACTIVE"})
 	var valid atomic.Bool
 	valid.Store(true)
-	if err := s.Lead(valid.Load); err != nil {
+	if err := s.Lead(valid.Load, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := tcpAnswer(t, addr); got != "ok:ACTIVE" {
@@ -107,7 +107,7 @@ func TestAcceptChecksDeadlineOnEveryConnection(t *testing.T) {
 
 func TestDemotionClosesInflightConnections(t *testing.T) {
 	s, addr := newServer(t, Config{Protocol: "http", Timeout: 10 * time.Second})
-	if err := s.Lead(always); err != nil {
+	if err := s.Lead(always, nil); err != nil {
 		t.Fatal(err)
 	}
 	c, err := net.Dial("tcp", addr)
@@ -164,7 +164,7 @@ func TestHTTPModes(t *testing.T) {
 	if code, body := httpGet(t, addr, "GET"); code != 503 || body != "standby\n" {
 		t.Fatalf("follower in 503 mode: %d %q", code, body)
 	}
-	if err := s.Lead(always); err != nil {
+	if err := s.Lead(always, nil); err != nil {
 		t.Fatal(err)
 	}
 	if code, body := httpGet(t, addr, "GET"); code != 200 || body != "node-a active\n" {
@@ -185,7 +185,7 @@ func TestHTTPModes(t *testing.T) {
 	if code, body := httpGet(t, addr2, "GET"); code != 0 || body != "refused" {
 		t.Fatalf("follower in closed mode: %d %q", code, body)
 	}
-	if err := closed.Lead(always); err != nil {
+	if err := closed.Lead(always, nil); err != nil {
 		t.Fatal(err)
 	}
 	if code, body := httpGet(t, addr2, "GET"); code != 200 || body != "leader\n" {
@@ -195,7 +195,7 @@ func TestHTTPModes(t *testing.T) {
 
 func TestIdleFloodDoesNotBlockFreshProbe(t *testing.T) {
 	s, addr := newServer(t, Config{Protocol: "http", MaxConns: 16, Timeout: 30 * time.Second})
-	if err := s.Lead(always); err != nil {
+	if err := s.Lead(always, nil); err != nil {
 		t.Fatal(err)
 	}
 	// Twice as many idle connections as slots, each sending nothing: a
@@ -230,7 +230,7 @@ func TestIdleFloodDoesNotBlockFreshProbe(t *testing.T) {
 func TestTwoPorts(t *testing.T) {
 	p1, p2 := freePort(t), freePort(t)
 	s, _ := newServer(t, Config{Ports: []int{p1, p2}, Message: "x"})
-	if err := s.Lead(always); err != nil {
+	if err := s.Lead(always, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []int{p1, p2} {

@@ -1,0 +1,60 @@
+//go:build linux
+
+package probe
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/lbhc/lbhc/itest"
+)
+
+// The kernel fence makes the handshake itself fail after the deadline,
+// even when the process would still say it leads (as a frozen process's
+// kernel would, with nobody running the accept-time check).
+func TestKernelFenceDropsHandshakesAfterDeadline(t *testing.T) {
+	itest.Root(t)
+	s, addr := newServer(t, Config{Message: "ACTIVE"})
+	if !s.KernelFence() {
+		t.Fatal("kernel fence did not load as root")
+	}
+	deadline := time.Now().Add(400 * time.Millisecond)
+	lying := func() bool { return true }
+	if err := s.Lead(lying, func() time.Time { return deadline }); err != nil {
+		t.Fatal(err)
+	}
+	if got := tcpAnswer(t, addr); got != "ok:ACTIVE" {
+		t.Fatalf("before the deadline: %q", got)
+	}
+	time.Sleep(time.Until(deadline) + 50*time.Millisecond)
+	for range 3 {
+		c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
+		if err == nil {
+			c.Close()
+			t.Fatal("TCP handshake completed after the deadline")
+		}
+	}
+	// A renewal moves the deadline: the updater opens the fence again.
+	deadline = time.Now().Add(time.Hour)
+	time.Sleep(100 * time.Millisecond)
+	if got := tcpAnswer(t, addr); got != "ok:ACTIVE" {
+		t.Fatalf("after the deadline moved: %q", got)
+	}
+	s.Follow()
+}
+
+func TestFenceProgramShape(t *testing.T) {
+	p := fenceProgram(7)
+	if len(p) != 15 {
+		t.Fatalf("program has %d instructions", len(p))
+	}
+	// The map load is a two-slot ld_imm64 with the pseudo map fd.
+	if p[5].code != 0x18 || p[5].imm != 7 || p[5].regs>>4 != 1 || p[6] != (bpfInsn{}) {
+		t.Fatalf("map load %+v %+v", p[5], p[6])
+	}
+	// Both branches land on the drop block.
+	if 8+1+int(p[8].off) != 13 || 10+1+int(p[10].off) != 13 {
+		t.Fatal("branch offsets do not reach the drop block")
+	}
+}
