@@ -47,6 +47,7 @@ type ProbeStatus struct {
 	Protocol       string `json:"protocol"`
 	Ports          []int  `json:"ports"`
 	Listening      bool   `json:"listening"`
+	KernelFence    bool   `json:"kernel_fence"`
 	SinceLastProbe string `json:"since_last_probe"`
 }
 
@@ -79,6 +80,7 @@ func (a *Agent) Snapshot() Status {
 	}
 	s.Healthy = a.p.Health == nil || a.p.Health.Healthy()
 	s.Probe = ProbeStatus{Protocol: a.cfg.ProbeProtocol, Ports: a.cfg.ProbePorts, Listening: a.p.Probe.Listening(),
+		KernelFence:    a.p.Probe.KernelFence(),
 		SinceLastProbe: a.p.Probe.SinceLastProbe().Round(time.Millisecond).String()}
 	if a.p.VIPs != nil {
 		s.VIPs = a.p.VIPs.Status()

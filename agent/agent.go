@@ -35,6 +35,7 @@ type Prober interface {
 	Follow()
 	Close()
 	Listening() bool
+	KernelFence() bool
 	SinceLastProbe() time.Duration
 }
 

@@ -76,6 +76,7 @@ func (p *fakeProbe) Listening() bool {
 	return p.listening
 }
 func (p *fakeProbe) SinceLastProbe() time.Duration { return 0 }
+func (p *fakeProbe) KernelFence() bool             { return false }
 
 // answering reports what the real responder would do now: listen and pass
 // the deadline check.

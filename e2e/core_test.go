@@ -39,6 +39,9 @@ func TestCoreFileLease(t *testing.T) {
 	}
 	s := StartSampler(t, net, 26001, net.Hosts, 20*time.Millisecond, 6000)
 	leader := s.WaitSingle(t, ttl+2*time.Second)
+	// TCP-handshake view of the same ports: with the kernel fence, a frozen
+	// leader's kernel stops completing handshakes at its deadline.
+	hs := StartHandshakeSampler(t, net, 26001, net.Hosts, 20*time.Millisecond, 6000)
 	time.Sleep(time.Second)
 	if c := s.Current(); len(c) != 1 || c[0] != leader {
 		t.Fatalf("leadership not stable: %v after %s", c, leader)
@@ -101,6 +104,10 @@ func TestCoreFileLease(t *testing.T) {
 	old.Signal(syscall.SIGCONT)
 	time.Sleep(2 * time.Second)
 	s.Stop()
+	hs.Stop()
+	if d := hs.DoubleAnswers(); len(d) > 0 {
+		t.Fatalf("%d rounds with two nodes completing TCP handshakes on the probe port, first at %s: %v\n%s", len(d), d[0].At.Format("15:04:05.000"), d[0].Answered, hs.Timeline())
+	}
 	if d := s.DoubleAnswers(); len(d) > 0 {
 		t.Fatalf("%d sampling rounds with two nodes answering, first at %s: %v\n%s", len(d), d[0].At.Format("15:04:05.000"), d[0].Answered, s.Timeline())
 	}

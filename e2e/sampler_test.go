@@ -34,6 +34,17 @@ type Sampler struct {
 // StartSampler samples hosts' port until the test ends or Stop is called.
 // Rounds are bounded: at most limit of them.
 func StartSampler(t *testing.T, n *Net, port int, hosts []*Host, interval time.Duration, limit int) *Sampler {
+	return startSampler(t, n, port, hosts, interval, limit, false)
+}
+
+// StartHandshakeSampler counts a completed TCP handshake as an answer, as
+// an Azure LB or NLB TCP probe does: it sees what a frozen process's kernel
+// would still do on its behalf.
+func StartHandshakeSampler(t *testing.T, n *Net, port int, hosts []*Host, interval time.Duration, limit int) *Sampler {
+	return startSampler(t, n, port, hosts, interval, limit, true)
+}
+
+func startSampler(t *testing.T, n *Net, port int, hosts []*Host, interval time.Duration, limit int, handshake bool) *Sampler {
 	dial := dialer(t, n.Hub)
 	s := &Sampler{Interval: interval, stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
@@ -54,7 +65,17 @@ func StartSampler(t *testing.T, n *Net, port int, hosts []*Host, interval time.D
 				wg.Add(1)
 				go func(h *Host) {
 					defer wg.Done()
-					if who := probeOnce(dial, net.JoinHostPort(h.IP, fmt.Sprint(port)), interval); who != "" {
+					addr := net.JoinHostPort(h.IP, fmt.Sprint(port))
+					if handshake {
+						if c, err := dial(addr, interval); err == nil {
+							c.Close()
+							mu.Lock()
+							got = append(got, h.Name)
+							mu.Unlock()
+						}
+						return
+					}
+					if who := probeOnce(dial, addr, interval); who != "" {
 						mu.Lock()
 						got = append(got, who)
 						mu.Unlock()

@@ -158,7 +158,7 @@ func TestVIPFollowsLeader(t *testing.T) {
 	if testing.Verbose() {
 		mu.Lock()
 		for _, r := range rounds {
-			if r.at.After(killed.Add(-100 * time.Millisecond)) && r.at.Before(killed.Add(300*time.Millisecond)) {
+			if r.at.After(killed.Add(-100*time.Millisecond)) && r.at.Before(killed.Add(300*time.Millisecond)) {
 				t.Logf("%s owners=%v page=%q", r.at.Sub(killed).Round(time.Millisecond), r.owners, r.page)
 			}
 		}
