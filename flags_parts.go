@@ -88,5 +88,15 @@ func buildExtraParts(ctx context.Context, c *cli.Context, log *slog.Logger, reg 
 		return nil, err
 	}
 	p.actions = actionsOf(aws, azure, hooks)
+	if !withVIPs {
+		// Route actions route the VIPs: without one they would do nothing
+		// and report success.
+		for _, a := range p.actions {
+			switch a.Name() {
+			case "ec2-route", "azure-route":
+				return nil, flagErr("vip", "required by the %s action (the routes point VIP/32 at this node)", a.Name())
+			}
+		}
+	}
 	return p, nil
 }

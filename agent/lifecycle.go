@@ -48,8 +48,9 @@ func (a *Agent) promote(l *election.Lease) {
 		a.m.promoteFailures.WithLabelValues(step).Inc()
 		a.log.Error("promotion failed; undoing and releasing the lease", "term", l.Term, "step", step, "err", err)
 		a.p.Probe.Follow()
+		dev := a.cloudEvent(l, RoleFollower)
 		for i := len(done) - 1; i >= 0; i-- {
-			a.demoteAction(done[i], ev)
+			a.demoteAction(done[i], dev)
 		}
 		a.removeVIPs(l.Term)
 		a.mu.Lock()
@@ -260,7 +261,9 @@ func (a *Agent) monitorActions(ctx context.Context) {
 	}
 	ev := a.cloudEvent(l, RoleLeader)
 	for _, act := range a.p.Actions {
-		mctx, cancel := context.WithTimeout(l.Context(), a.cfg.MonitorInterval)
+		// Bounded by the lease (a fence cancels it) and by a cap long enough
+		// for a repair that waits for propagation (Route53 INSYNC polls).
+		mctx, cancel := context.WithTimeout(l.Context(), max(a.cfg.MonitorInterval, 2*time.Minute))
 		repaired, err := act.Monitor(mctx, ev)
 		cancel()
 		switch {

@@ -380,7 +380,7 @@ func (a *AzureRoute) ensureOnce(ctx context.Context, log *slog.Logger, ev Event,
 		return false, err
 	}
 	if found {
-		why := a.mismatch(cur)
+		why := a.mismatch(cur, t.prefix)
 		if why == "" {
 			log.Debug("azure route already right", "route", t.String())
 			return false, nil
@@ -413,7 +413,7 @@ func (a *AzureRoute) ensureOnce(ctx context.Context, log *slog.Logger, ev Event,
 	if !found {
 		return true, errAzureVerify("route not found after it was written")
 	}
-	if why := a.mismatch(cur); why != "" {
+	if why := a.mismatch(cur, t.prefix); why != "" {
 		return true, errAzureVerify("route is " + why + " after it was written")
 	}
 	log.Info("azure route written and verified", "route", t.String(), "prefix", t.prefix, "next_hop", a.cfg.NextHop.String())
@@ -440,9 +440,10 @@ func (a *AzureRoute) get(ctx context.Context, client *armnetwork.RoutesClient, t
 	return resp.Route, true, nil
 }
 
-// mismatch describes how r differs from what this node wants ("" if right).
+// mismatch describes how r differs from the route this node wants for
+// wantPrefix ("" if right).
 // A route still "Updating" or "Failed" counts as wrong.
-func (a *AzureRoute) mismatch(r armnetwork.Route) string {
+func (a *AzureRoute) mismatch(r armnetwork.Route, wantPrefix string) string {
 	p := r.Properties
 	if p == nil {
 		return "without properties"
@@ -462,11 +463,13 @@ func (a *AzureRoute) mismatch(r armnetwork.Route) string {
 		state = string(*p.ProvisioningState)
 	}
 	prefix, err := netip.ParsePrefix(str(p.AddressPrefix))
+	want, err3 := netip.ParsePrefix(wantPrefix)
 	hop, err2 := netip.ParseAddr(str(p.NextHopIPAddress))
-	right := err == nil && err2 == nil &&
+	// The route must cover exactly this VIP: a route renamed onto another
+	// host prefix is drift too.
+	right := err == nil && err2 == nil && err3 == nil && prefix == want &&
 		hopType == string(armnetwork.RouteNextHopTypeVirtualAppliance) &&
 		hop == a.cfg.NextHop &&
-		prefix.Masked() == prefix && prefix.Bits() == prefix.Addr().BitLen() &&
 		(state == "" || state == string(armnetwork.ProvisioningStateSucceeded))
 	if right {
 		return ""
