@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# build.sh GOOS GOARCH OUT — build one static lbhc binary.
+#
+# This is the only build command: scripts/release.sh, scripts/package.sh and
+# packaging/Dockerfile all call it, so the tested build is the shipped one.
+#
+# Stamped into `lbhc version` (main.version, main.commit, main.date):
+#   VERSION            default: git describe --tags --always --dirty, else "dev"
+#   COMMIT             default: git rev-parse HEAD, else "unknown"
+#   SOURCE_DATE_EPOCH  seconds since 1970; default: the commit time of HEAD,
+#                      else 0. main.date is this instant in UTC (RFC 3339).
+# Nothing depends on the clock, the checkout path (-trimpath), the build
+# cache or the host, so the same inputs give byte-identical binaries
+# (-buildid= clears the link-time build ID; -buildvcs=false keeps VCS
+# state out). CGO is off: the binaries are static.
+set -euo pipefail
+
+if [ $# -ne 3 ]; then
+	echo "usage: $0 GOOS GOARCH OUT" >&2
+	exit 2
+fi
+goos=$1 goarch=$2 out=$3
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+in_git() { git -C "$root" rev-parse --git-dir >/dev/null 2>&1; }
+if [ -z "${VERSION:-}" ]; then
+	VERSION=dev
+	in_git && VERSION=$(git describe --tags --always --dirty)
+fi
+if [ -z "${COMMIT:-}" ]; then
+	COMMIT=unknown
+	in_git && COMMIT=$(git rev-parse HEAD)
+fi
+if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
+	SOURCE_DATE_EPOCH=0
+	in_git && SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)
+fi
+case $SOURCE_DATE_EPOCH in
+'' | *[!0-9]*)
+	echo "build.sh: SOURCE_DATE_EPOCH must be whole seconds, got '$SOURCE_DATE_EPOCH'" >&2
+	exit 2
+	;;
+esac
+# GNU date (Linux, the Dockerfile's builder); BSD date as a fallback.
+date=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null ||
+	date -u -r "$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
+
+# -X values must not contain spaces: ldflags is split on them.
+for v in "$VERSION" "$COMMIT"; do
+	case $v in *[[:space:]]*)
+		echo "build.sh: VERSION and COMMIT must not contain spaces: '$v'" >&2
+		exit 2
+		;;
+	esac
+done
+
+mkdir -p "$(dirname "$out")"
+# GOFLAGS, GOAMD64 and GOARM64 are pinned so a caller's environment cannot
+# change the output.
+CGO_ENABLED=0 GOOS=$goos GOARCH=$goarch GOFLAGS='' GOAMD64=v1 GOARM64=v8.0 \
+	go build -trimpath -buildvcs=false \
+	-ldflags "-s -w -buildid= -X main.version=$VERSION -X main.commit=$COMMIT -X main.date=$date" \
+	-o "$out" .
