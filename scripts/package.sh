@@ -17,20 +17,8 @@ out=${1:-$root/dist}
 case $out in /*) ;; *) out=$PWD/$out ;; esac
 cd "$root"
 
-in_git() { git rev-parse --git-dir >/dev/null 2>&1; }
-if [ -z "${VERSION:-}" ]; then
-	VERSION=dev
-	in_git && VERSION=$(git describe --tags --always --dirty)
-fi
-if [ -z "${COMMIT:-}" ]; then
-	COMMIT=unknown
-	in_git && COMMIT=$(git rev-parse HEAD)
-fi
-if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
-	SOURCE_DATE_EPOCH=0
-	in_git && SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)
-fi
-export VERSION COMMIT SOURCE_DATE_EPOCH
+# shellcheck source=scripts/lib/stamp.sh
+source scripts/lib/stamp.sh
 
 # Package versions must start with a digit and (rpm) contain no '-':
 #   v1.2.3 -> 1.2.3;  v1.2.3-4-gabc1234-dirty -> 1.2.3+4.gabc1234.dirty

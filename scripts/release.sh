@@ -20,20 +20,8 @@ cd "$root"
 
 targets=${LBHC_RELEASE_TARGETS:-"linux/amd64 linux/arm64 windows/amd64"}
 
-in_git() { git rev-parse --git-dir >/dev/null 2>&1; }
-if [ -z "${VERSION:-}" ]; then
-	VERSION=dev
-	in_git && VERSION=$(git describe --tags --always --dirty)
-fi
-if [ -z "${COMMIT:-}" ]; then
-	COMMIT=unknown
-	in_git && COMMIT=$(git rev-parse HEAD)
-fi
-if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
-	SOURCE_DATE_EPOCH=0
-	in_git && SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)
-fi
-export VERSION COMMIT SOURCE_DATE_EPOCH
+# shellcheck source=scripts/lib/stamp.sh
+source scripts/lib/stamp.sh
 
 mkdir -p "$out"
 names=()
