@@ -53,6 +53,7 @@ type fakeProbe struct {
 	mu        sync.Mutex
 	listening bool
 	valid     func() bool
+	idle      time.Duration // what SinceLastProbe reports
 }
 
 func (p *fakeProbe) Lead(valid func() bool, _ func() time.Time) error {
@@ -75,8 +76,12 @@ func (p *fakeProbe) Listening() bool {
 	defer p.mu.Unlock()
 	return p.listening
 }
-func (p *fakeProbe) SinceLastProbe() time.Duration { return 0 }
-func (p *fakeProbe) KernelFence() bool             { return false }
+func (p *fakeProbe) SinceLastProbe() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.idle
+}
+func (p *fakeProbe) KernelFence() bool { return false }
 
 // answering reports what the real responder would do now: listen and pass
 // the deadline check.
@@ -433,5 +438,42 @@ func TestStatusDocument(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+func TestProbeWatchdog(t *testing.T) {
+	for _, demote := range []bool{false, true} {
+		t.Run(fmt.Sprintf("demote=%v", demote), func(t *testing.T) {
+			store := election.NewMemoryStore()
+			r := &recorder{}
+			h := newHarness(t, store, Config{ProbeIdleTimeout: 200 * time.Millisecond, ProbeIdleDemote: demote}, &fakeVIPs{r: r}, nil, nil)
+			h.waitRole(RoleLeader, 2*time.Second)
+			// Probes arrive: not idle.
+			time.Sleep(300 * time.Millisecond)
+			if testutil.ToFloat64(h.a.m.probeIdle) != 0 {
+				t.Fatal("idle reported while probes arrive")
+			}
+			// The load balancer stops probing.
+			h.probe.mu.Lock()
+			h.probe.idle = time.Hour
+			h.probe.mu.Unlock()
+			if demote {
+				h.waitRole(RoleFollower, time.Second)
+				if rec, _ := store.Snapshot(); rec.Holder != "" {
+					t.Fatalf("idle demotion did not release: holder %q", rec.Holder)
+				}
+				return
+			}
+			end := time.Now().Add(time.Second)
+			for testutil.ToFloat64(h.a.m.probeIdle) != 1 && time.Now().Before(end) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if testutil.ToFloat64(h.a.m.probeIdle) != 1 {
+				t.Fatal("lbhc_probe_idle not set after the timeout")
+			}
+			if h.a.currentRole() != RoleLeader {
+				t.Fatal("warn mode demoted")
+			}
+		})
 	}
 }
