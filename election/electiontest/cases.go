@@ -184,12 +184,15 @@ func testLostLease(t *testing.T, s *Suite) {
 	if took >= s.Timing.RenewDeadline {
 		t.Fatalf("lost lease noticed after %s: it waited for the deadline instead of demoting at once", took)
 	}
-	l.mu.Lock()
+	// The lease ends just before the Lost event is delivered: wait for it.
 	var reason string
-	if len(l.lost) > 0 {
-		reason = l.lost[len(l.lost)-1].reason
+	for end := time.Now().Add(time.Second); reason == "" && time.Now().Before(end); time.Sleep(time.Millisecond) {
+		l.mu.Lock()
+		if len(l.lost) > 0 {
+			reason = l.lost[len(l.lost)-1].reason
+		}
+		l.mu.Unlock()
 	}
-	l.mu.Unlock()
 	if !strings.Contains(reason, "lease lost") {
 		t.Fatalf("demotion reason %q, want a lease-lost reason", reason)
 	}
