@@ -8,16 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 )
 
 // Issue 7's comparison: keepalived (VRRP unicast, advert_int 1) and lbhc
@@ -45,27 +41,10 @@ type VIPSampler struct {
 
 // StartVIPSampler polls at most limit times.
 func StartVIPSampler(t *testing.T, hosts []*Host, vip netip.Addr, interval time.Duration, limit int) *VIPSampler {
-	handles := map[string]*netlink.Handle{}
-	for _, h := range hosts {
-		ns, err := netns.GetFromName(h.NS)
-		if err != nil {
-			t.Fatal(err)
-		}
-		hd, err := netlink.NewHandleAt(ns)
-		ns.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		handles[h.Name] = hd
-	}
+	watch := newVIPWatch(t, hosts, vip) // handles closed at test cleanup
 	s := &VIPSampler{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
-		defer func() {
-			for _, hd := range handles {
-				hd.Close()
-			}
-		}()
 		tick := time.NewTicker(interval)
 		defer tick.Stop()
 		for range limit {
@@ -75,19 +54,7 @@ func StartVIPSampler(t *testing.T, hosts []*Host, vip netip.Addr, interval time.
 			case <-tick.C:
 			}
 			at := time.Now()
-			var owners []string
-			for name, hd := range handles {
-				addrs, err := hd.AddrList(nil, netlink.FAMILY_V4)
-				if err != nil {
-					continue
-				}
-				for _, a := range addrs {
-					if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.Unmap() == vip {
-						owners = append(owners, name)
-					}
-				}
-			}
-			sort.Strings(owners)
+			owners := watch.owners()
 			s.mu.Lock()
 			s.samples = append(s.samples, LBSample{At: at, Up: owners})
 			s.mu.Unlock()

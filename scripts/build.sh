@@ -24,19 +24,8 @@ goos=$1 goarch=$2 out=$3
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-in_git() { git -C "$root" rev-parse --git-dir >/dev/null 2>&1; }
-if [ -z "${VERSION:-}" ]; then
-	VERSION=dev
-	in_git && VERSION=$(git describe --tags --always --dirty)
-fi
-if [ -z "${COMMIT:-}" ]; then
-	COMMIT=unknown
-	in_git && COMMIT=$(git rev-parse HEAD)
-fi
-if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
-	SOURCE_DATE_EPOCH=0
-	in_git && SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)
-fi
+# shellcheck source=scripts/lib/stamp.sh
+source scripts/lib/stamp.sh
 case $SOURCE_DATE_EPOCH in
 '' | *[!0-9]*)
 	echo "build.sh: SOURCE_DATE_EPOCH must be whole seconds, got '$SOURCE_DATE_EPOCH'" >&2
