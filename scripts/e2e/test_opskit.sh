@@ -153,7 +153,7 @@ LBHC_OPSKIT_SCRAPE=$work/scrape.txt go test -count=1 -run '^TestOpsKitScrape$' .
 ok "scraped lbhc with VIP, check, hook, route53/ec2-route/eip: $(grep -vc '^#' "$work/scrape.txt") samples"
 
 # --- 4. dashboard/rules metric names, shipped flags --------------------------------
-(cd tools/opscheck && LBHC_REQUIRE_INTEGRATION=1 LBHC_OPSKIT_SCRAPE=$work/scrape.txt LBHC_OPSKIT_BIN=$ro/usr/bin/lbhc \
+(cd tools/opscheck && go vet ./... && LBHC_REQUIRE_INTEGRATION=1 LBHC_OPSKIT_SCRAPE=$work/scrape.txt LBHC_OPSKIT_BIN=$ro/usr/bin/lbhc \
 	go test -count=1 -v ./... >"$work/opscheck.log" 2>&1) ||
 	{ grep -v '^=== RUN' "$work/opscheck.log" >&2; fail "tools/opscheck"; }
 grep -E 'expressions|command lines' "$work/opscheck.log" | sed 's/^ */     /'
