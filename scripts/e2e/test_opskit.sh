@@ -44,7 +44,7 @@ work=$(mktemp -d /var/tmp/lbhc-opskit.XXXXXX)
 store=(--root "$work/store" --runroot "$work/run" --storage-driver vfs)
 ctr= ro=
 cleanup() {
-	[ -n "$ro" ] && umount "$ro" 2>/dev/null
+	[ -n "$ro" ] && { umount "$ro/var/lib/lbhc" 2>/dev/null; umount "$ro" 2>/dev/null; }
 	[ -n "$ctr" ] && buildah "${store[@]}" rm "$ctr" >/dev/null 2>&1
 	buildah "${store[@]}" rmi --all --force >/dev/null 2>&1 || true
 	rm -rf "$work"
@@ -94,10 +94,14 @@ ok "image size: root filesystem $rootfs_size bytes (binary $bin_size), OCI archi
 
 # Run from the image's filesystem, read-only as in the DaemonSet
 # (readOnlyRootFilesystem), in a chroot: no container runtime.
+# The state directory is a writable volume, as in compose.yaml and the
+# DaemonSet.
 ro=$work/ro
-mkdir "$ro"
+state=$work/state
+mkdir "$ro" "$state"
 mount --bind "$mnt" "$ro"
 mount -o remount,bind,ro "$ro"
+mount --bind "$state" "$ro/var/lib/lbhc"
 out=$(chroot "$ro" /usr/bin/lbhc version)
 case $out in "lbhc $VERSION (commit $COMMIT,"*) ;; *) fail "lbhc version from the image: $out" ;; esac
 free_port() {
@@ -135,6 +139,12 @@ role=$(curl -sf "http://127.0.0.1:$admin/status" | sed -n 's/^ *"role": "\(.*\)"
 	kill "$pid"
 	fail "/status role '$role'"
 }
+# The image's own client: standby writes its flag to the state volume.
+chroot "$ro" /usr/bin/lbhc standby --admin-address "127.0.0.1:$admin" >"$work/standby.log" 2>&1 ||
+	{ cat "$work/standby.log" >&2; kill "$pid"; fail "lbhc standby from the image"; }
+[ -f "$state/standby" ] || { kill "$pid"; fail "standby flag not written to the state volume"; }
+chroot "$ro" /usr/bin/lbhc resume --admin-address "127.0.0.1:$admin" >"$work/standby.log" 2>&1 ||
+	{ cat "$work/standby.log" >&2; kill "$pid"; fail "lbhc resume from the image"; }
 kill -TERM "$pid"
 rc=0
 timeout 20 tail --pid="$pid" -f /dev/null || fail "lbhc did not stop within 20 s of SIGTERM"
@@ -144,7 +154,7 @@ wait "$pid" || rc=$?
 	fail "lbhc exited $rc after SIGTERM"
 }
 if (exec 3<>"/dev/tcp/127.0.0.1/$probe") 2>/dev/null; then fail "probe port still open after exit"; fi
-ok "from the image's read-only root: lbhc version; run --election none answered probe port $probe as leader, exit 0 on SIGTERM"
+ok "from the image's read-only root: lbhc version; run --election none answered probe port $probe as leader, standby/resume through the state volume, exit 0 on SIGTERM"
 
 # --- 3. a scrape of lbhc with every part -------------------------------------------
 LBHC_OPSKIT_SCRAPE=$work/scrape.txt go test -count=1 -run '^TestOpsKitScrape$' ./e2e/ >"$work/scrape.log" 2>&1 ||

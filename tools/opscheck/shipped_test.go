@@ -1,11 +1,16 @@
 package opscheck
 
 import (
+	"bytes"
+	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // shipped lists every file lbhc ships that names flags or LBHC_* variables,
@@ -132,5 +137,73 @@ func TestCompletionOffersBinaryFlags(t *testing.T) {
 	zsh := read(t, "completion/lbhc.zsh")
 	if !strings.Contains(string(zsh), "--generate-bash-completion") {
 		t.Error("completion/lbhc.zsh does not ask the binary for its candidates")
+	}
+}
+
+// TestReadOnlyRootKeepsStateDir: where a shipped container file makes the
+// image's root read-only, the default --state-dir (/var/lib/lbhc, where
+// `lbhc standby` writes its flag) must be a writable mount.
+func TestReadOnlyRootKeepsStateDir(t *testing.T) {
+	const stateDir = "/var/lib/lbhc"
+	var compose struct {
+		Services map[string]struct {
+			ReadOnly bool     `yaml:"read_only"`
+			Volumes  []string `yaml:"volumes"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(read(t, "packaging/compose.yaml"), &compose); err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range compose.Services {
+		ok := !s.ReadOnly
+		for _, v := range s.Volumes {
+			parts := strings.Split(v, ":")
+			ok = ok || (len(parts) >= 2 && parts[1] == stateDir && (len(parts) == 2 || !strings.Contains(parts[2], "ro")))
+		}
+		if !ok {
+			t.Errorf("compose.yaml: service %s: read_only without a writable volume at %s", name, stateDir)
+		}
+	}
+
+	dec := yaml.NewDecoder(bytes.NewReader(read(t, "packaging/kubernetes/daemonset.yaml")))
+	checked := 0
+	for {
+		var doc struct {
+			Kind string `yaml:"kind"`
+			Spec struct {
+				Template struct {
+					Spec struct {
+						Containers []struct {
+							Name            string `yaml:"name"`
+							SecurityContext struct {
+								ReadOnlyRootFilesystem bool `yaml:"readOnlyRootFilesystem"`
+							} `yaml:"securityContext"`
+							VolumeMounts []struct {
+								MountPath string `yaml:"mountPath"`
+								ReadOnly  bool   `yaml:"readOnly"`
+							} `yaml:"volumeMounts"`
+						} `yaml:"containers"`
+					} `yaml:"spec"`
+				} `yaml:"template"`
+			} `yaml:"spec"`
+		}
+		if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range doc.Spec.Template.Spec.Containers {
+			checked++
+			ok := !c.SecurityContext.ReadOnlyRootFilesystem
+			for _, m := range c.VolumeMounts {
+				ok = ok || (m.MountPath == stateDir && !m.ReadOnly)
+			}
+			if !ok {
+				t.Errorf("daemonset.yaml: container %s: readOnlyRootFilesystem without a writable mount at %s", c.Name, stateDir)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Error("daemonset.yaml: no containers found")
 	}
 }
