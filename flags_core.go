@@ -215,6 +215,9 @@ func runAction(c *cli.Context) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := registerGroupInfo(reg, c.String("lease-name"), timing.NodeID); err != nil {
+		return err
+	}
 	extra, err := buildExtraParts(c.Context, c, log, reg, timing)
 	if err != nil {
 		return err

@@ -2,7 +2,8 @@
 # build.sh GOOS GOARCH OUT — build one static lbhc binary.
 #
 # This is the only build command: scripts/release.sh, scripts/package.sh and
-# packaging/Dockerfile all call it, so the tested build is the shipped one.
+# scripts/image.sh (the container image) all call it, so the tested build is
+# the shipped one.
 #
 # Stamped into `lbhc version` (main.version, main.commit, main.date):
 #   VERSION            default: git describe --tags --always --dirty, else "dev"
@@ -32,7 +33,7 @@ case $SOURCE_DATE_EPOCH in
 	exit 2
 	;;
 esac
-# GNU date (Linux, the Dockerfile's builder); BSD date as a fallback.
+# GNU date (Linux); BSD date as a fallback.
 date=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null ||
 	date -u -r "$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
 

@@ -6,9 +6,12 @@
 # Debian packages the tests use: etcd for the etcd backend, HAProxy as the real
 # load balancer in end-to-end tests, keepalived as the benchmark peer, socat
 # for the probe benchmark, iproute2 (ss, ip) for ports and namespaces,
-# gnuplot for benchmark plots, curl for readiness checks.
+# gnuplot for benchmark plots, curl for readiness checks; prometheus for
+# promtool (rule checks and rule unit tests) and buildah (the container image,
+# scripts/e2e/test_opskit.sh).
 # shellcheck disable=SC2034 # used by scripts/test.sh
 LBHC_APT_PACKAGES=(etcd-server etcd-client haproxy keepalived socat iproute2 gnuplot-nox curl)
+LBHC_APT_PACKAGES+=(prometheus buildah)
 
 LBHC_TOOLS_DIR=${LBHC_TOOLS_DIR:-/var/tmp/lbhc-tools}
 
