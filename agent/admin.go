@@ -99,16 +99,8 @@ func (a *Agent) serveAdmin() (*http.Server, error) {
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, a.Snapshot())
 	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		// The process is alive and its loop answers; leadership is in /status.
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if res := a.do(ctx, "ping"); res.status == 503 {
-			http.Error(w, res.msg, http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
+	mux.HandleFunc("GET /healthz", a.serveHealthz)
+	mux.HandleFunc("GET /readyz", a.serveReadyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
 	for _, op := range []string{"switchover", "standby", "resume"} {
 		mux.HandleFunc("POST /"+op, a.authorized(func(w http.ResponseWriter, r *http.Request) { a.serveCommand(w, r, op) }))
