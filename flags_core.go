@@ -162,6 +162,7 @@ func runAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	defer ignoreHangup(log)()
 	if c.Args().Present() {
 		return &usageError{msg: fmt.Sprintf("run takes no arguments, got %q (flags start with --)", c.Args().Slice())}
 	}
@@ -254,6 +255,12 @@ func runAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// Held until exit, so `lbhc cleanup` never removes a live agent's VIPs.
+	unlock, err := holdRunLock(c.Context, acfg.StateDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return a.Run(c.Context)
 }
 
