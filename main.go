@@ -41,6 +41,7 @@ func newApp() *cli.App {
 			controlCommand("standby", "maintenance: demote and stop campaigning, kept across restarts"),
 			controlCommand("resume", "leave standby and campaign again"),
 			cleanupCommand(),
+			healthCommand(),
 			versionCommand(),
 			serviceCommand(),
 		},
