@@ -174,3 +174,35 @@ func TestLeaseLostDuringPromotionDemotesAtOnce(t *testing.T) {
 		t.Fatalf("/healthz %d after the demotion", code)
 	}
 }
+
+// SIGTERM (the Run context ending) in the middle of a 6 s promotion
+// cancels it: the hook is killed, the promotion undone, the lease released,
+// all within --shutdown-timeout.
+func TestShutdownDuringPromotion(t *testing.T) {
+	store := election.NewMemoryStore()
+	hook, marker := slowPromoteHook(t)
+	r := &recorder{}
+	const budget = 500 * time.Millisecond
+	h := newHarnessWith(t, store, Config{ShutdownTimeout: budget}, &fakeVIPs{r: r}, []cloud.Action{hook}, nil)
+	waitFile(t, marker, 2*time.Second)
+	var took time.Duration
+	h.once.Do(func() {
+		start := time.Now()
+		h.cancel()
+		select {
+		case <-h.done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("agent did not stop")
+		}
+		took = time.Since(start)
+	})
+	if took > budget+100*time.Millisecond {
+		t.Fatalf("shutdown during the promotion took %s; budget %s", took, budget)
+	}
+	if rec, _ := store.Snapshot(); rec.Holder != "" {
+		t.Fatalf("lease held by %q after the shutdown", rec.Holder)
+	}
+	if got := strings.Join(h.r.list(), ","); strings.Contains(got, "probe.lead") || !strings.HasSuffix(got, "vip.remove") {
+		t.Fatalf("ops %s: want the promotion undone, the probe never opened", got)
+	}
+}
