@@ -295,6 +295,7 @@ func (a *Agent) shutdown() {
 	start := time.Now()
 	end := start.Add(a.cfg.ShutdownTimeout)
 	released := false
+	a.pending = nil // no new term once shutting down
 	if t := a.cur; t != nil {
 		a.stopTerm(t, stopReq{reason: "shutting down", release: true, end: end})
 		select {
@@ -305,7 +306,6 @@ func (a *Agent) shutdown() {
 			a.log.Error("demotion did not finish within --shutdown-timeout", "term", t.lease.Term, "timeout", a.cfg.ShutdownTimeout)
 		}
 	}
-	a.pending = nil
 	if !released {
 		// Also ends a grant the loop had not yet seen.
 		ctx, cancel := context.WithDeadline(context.Background(), end)

@@ -94,12 +94,10 @@ func (a *Agent) handleCommand(c command) {
 		}
 		// Sit out long enough for a follower to see the release (one retry
 		// period) and for a delayed, lower-priority follower to act.
+		// Already stepping down with a release (standby, failed checks)?
+		// That demotion answers, and what keeps this node out then
+		// (standby, the unhealthy delay) stays as it is.
 		sitOut := 2*a.cfg.Timing.RetryPeriod + a.maxAcquireDelay() + time.Second
-		if t.stopping {
-			// Already stepping down (standby, failed checks): answer with
-			// that demotion.
-			sitOut = 0
-		}
 		a.stopTerm(t, stopReq{reason: "switchover requested", release: true, sitOut: sitOut, end: time.Now().Add(a.cfg.ShutdownTimeout)})
 		t.waiters = append(t.waiters, waiter{c.reply, result{status: 202, msg: "released; sitting out " + sitOut.String(), wait: sitOut}})
 	case "standby":

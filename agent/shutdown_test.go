@@ -94,3 +94,55 @@ func TestShutdownBudgetWithSlowDemoteSteps(t *testing.T) {
 		t.Fatalf("other node did not acquire within one retry period of the exit")
 	}
 }
+
+// orderAction records when its Demote ends and its Promote starts.
+type orderAction struct {
+	demoteFor time.Duration // ignores its context, as a stuck call would
+	mu        chan struct{} // 1-slot lock
+	log       []string
+	demoteEnd time.Time
+	promotes  []time.Time
+}
+
+func (o *orderAction) Name() string                                       { return "order" }
+func (o *orderAction) Monitor(context.Context, cloud.Event) (bool, error) { return false, nil }
+func (o *orderAction) Status() cloud.Status                               { return cloud.Status{Name: "order", State: "ok"} }
+func (o *orderAction) Promote(context.Context, cloud.Event) error {
+	o.mu <- struct{}{}
+	o.promotes = append(o.promotes, time.Now())
+	<-o.mu
+	return nil
+}
+func (o *orderAction) Demote(context.Context, cloud.Event) error {
+	time.Sleep(o.demoteFor)
+	o.mu <- struct{}{}
+	o.demoteEnd = time.Now()
+	<-o.mu
+	return nil
+}
+
+// A lease lost while leading, with a demote step that outlives its budget:
+// the step is cut, the node becomes follower, and when it wins the lease
+// again the new term's promotion waits until the old step has returned.
+func TestNewTermNeverOverlapsTheOld(t *testing.T) {
+	store := election.NewMemoryStore()
+	act := &orderAction{demoteFor: 1500 * time.Millisecond, mu: make(chan struct{}, 1)}
+	h := newHarnessWith(t, store, Config{}, &fakeVIPs{r: &recorder{}}, []cloud.Action{act}, nil)
+	h.waitRole(RoleLeader, 2*time.Second)
+	rec, ver, _ := store.Get(context.Background())
+	// A stranger takes the record and never renews: this node takes the
+	// lease back a lease TTL later, well before the stuck step returns.
+	if _, err := store.Update(context.Background(), election.Record{Holder: "stranger", Term: rec.Term + 1, TTL: timing.LeaseTTL}, ver); err != nil {
+		t.Fatal(err)
+	}
+	h.waitRole(RoleFollower, time.Second)
+	h.waitRole(RoleLeader, 4*time.Second)
+	act.mu <- struct{}{}
+	defer func() { <-act.mu }()
+	if len(act.promotes) != 2 || act.demoteEnd.IsZero() {
+		t.Fatalf("promotes %d, demote ended %v", len(act.promotes), act.demoteEnd)
+	}
+	if act.promotes[1].Before(act.demoteEnd) {
+		t.Fatalf("new term promoted %s before the old term's demote step returned", act.demoteEnd.Sub(act.promotes[1]))
+	}
+}
