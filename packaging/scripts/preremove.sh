@@ -6,6 +6,12 @@
 # outside systemd. On upgrade, leave it running (see postinstall).
 set -e
 
+# lbhc_setting NAME FILE: the last NAME=value of an environment file,
+# without quotes.
+lbhc_setting() {
+	sed -n "s/^[[:space:]]*$1=[\"']\{0,1\}\([^\"']*\)[\"']\{0,1\}[[:space:]]*\$/\1/p" "$2" | tail -n 1
+}
+
 case "$1" in
 remove | 0) ;;
 *) exit 0 ;;
@@ -19,11 +25,21 @@ if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
 	systemctl disable lbhc.service >/dev/null 2>&1 || true
 fi
 
-# Addresses carrying lbhc's mark that a killed `lbhc run` (started by hand
-# or by another supervisor) left: nothing would ever remove them once the
-# binary is gone. cleanup refuses while an lbhc with this state dir runs.
+# VIPs that a killed `lbhc run` (started by hand or by another supervisor)
+# left: nothing would ever remove them once the binary is gone. Only the
+# VIPs configured in /etc/default/lbhc[-NAME] are touched, and cleanup
+# refuses while an lbhc with that state dir still runs.
 if [ -x /usr/bin/lbhc ]; then
-	/usr/bin/lbhc cleanup --state-dir /var/lib/lbhc ||
-		echo "lbhc: cleanup did not finish; check for leftover VIPs (ip -4 addr show label '*:lbhc')" >&2
+	for f in /etc/default/lbhc /etc/default/lbhc-*; do
+		[ -r "$f" ] || continue
+		vips=$(lbhc_setting LBHC_VIP "$f")
+		[ -n "$vips" ] || continue
+		state=/var/lib/lbhc
+		case $f in */lbhc-*) state=/var/lib/lbhc/${f##*/lbhc-} ;; esac
+		s=$(lbhc_setting LBHC_STATE_DIR "$f")
+		[ -z "$s" ] || state=$s
+		LBHC_VIP=$vips /usr/bin/lbhc cleanup --state-dir "$state" ||
+			echo "lbhc: cleanup for $f did not finish; check for leftover VIPs ($vips)" >&2
+	done
 fi
 exit 0
