@@ -25,6 +25,7 @@ type Status struct {
 	Role            string           `json:"role"`
 	Leader          string           `json:"leader"`
 	Term            uint64           `json:"term"`
+	Transition      string           `json:"transition,omitempty"` // promoting | demoting
 	Election        string           `json:"election"`
 	LeaseDeadlineMS int64            `json:"lease_deadline_in_ms,omitempty"`
 	Campaigning     bool             `json:"campaigning"`
@@ -64,7 +65,7 @@ func (a *Agent) Snapshot() Status {
 	a.mu.Lock()
 	s := Status{
 		NodeID: a.cfg.NodeID, Role: a.role, Term: a.term, Election: a.cfg.Election,
-		Standby: a.standby, Priority: a.cfg.Priority, LastChange: a.lastChange, LastReason: a.lastReason,
+		Standby: a.standby, Priority: a.cfg.Priority, Transition: a.transition, LastChange: a.lastChange, LastReason: a.lastReason,
 		Version: a.cfg.Version, BackendError: es.LastError,
 		Timing: Timing{a.cfg.Timing.LeaseTTL.String(), a.cfg.Timing.RenewDeadline.String(), a.cfg.Timing.RetryPeriod.String()},
 	}

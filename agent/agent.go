@@ -131,6 +131,7 @@ type Agent struct {
 	role         string
 	term         uint64
 	lease        *election.Lease // the current term's grant (nil between terms)
+	transition   string          // "promoting" or "demoting" while the term's worker does slow work
 	leaderSince  time.Time
 	standby      bool
 	lastReason   string

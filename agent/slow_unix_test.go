@@ -102,8 +102,8 @@ func TestSlowPromotionLoopAnswers(t *testing.T) {
 	}
 	json.NewDecoder(resp.Body).Decode(&st)
 	resp.Body.Close()
-	if st.Term != 1 || st.Leader == "b" {
-		t.Fatalf("/status during the promotion: term %d leader %q", st.Term, st.Leader)
+	if st.Term != 1 || st.Leader == "b" || st.Transition != "promoting" {
+		t.Fatalf("/status during the promotion: term %d leader %q transition %q", st.Term, st.Leader, st.Transition)
 	}
 
 	start := time.Now()

@@ -60,7 +60,7 @@ func (a *Agent) startTerm(l *election.Lease) {
 	ctx, cancel := context.WithCancel(l.Context())
 	t := &term{lease: l, ctx: ctx, cancel: cancel, stopc: make(chan stopReq, 1), done: make(chan struct{})}
 	a.mu.Lock()
-	a.cur, a.lease, a.term = t, l, l.Term
+	a.cur, a.lease, a.term, a.transition = t, l, l.Term, "promoting"
 	a.mu.Unlock()
 	go a.runTerm(t)
 }
@@ -81,7 +81,7 @@ func (a *Agent) stopTerm(t *term, req stopReq) {
 func (a *Agent) termEnded() {
 	t := a.cur
 	a.mu.Lock()
-	a.cur, a.lease = nil, nil
+	a.cur, a.lease, a.transition = nil, nil, ""
 	a.mu.Unlock()
 	for _, w := range t.waiters {
 		w.reply <- w.res
@@ -171,7 +171,7 @@ func (a *Agent) promote(t *term) ([]cloud.Action, promoteOutcome) {
 		return nil, promoteFailed
 	}
 	a.mu.Lock()
-	a.promoteFails = 0
+	a.promoteFails, a.transition = 0, ""
 	a.leaderSince = time.Now()
 	a.idleWarned = false
 	a.mu.Unlock()
@@ -230,6 +230,9 @@ func (a *Agent) leadTick() time.Duration {
 func (a *Agent) demote(t *term, req stopReq, done []cloud.Action) {
 	l := t.lease
 	start := time.Now()
+	a.mu.Lock()
+	a.transition = "demoting"
+	a.mu.Unlock()
 	left := max(req.end.Sub(start), 0)
 	releaseAt := req.end
 	if req.release {
