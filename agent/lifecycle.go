@@ -12,22 +12,7 @@ import (
 func (a *Agent) handleEvent(ev election.Event) {
 	switch ev.Kind {
 	case election.Elected:
-		if a.isStandby() {
-			// Granted just as the operator asked for standby: hand it back,
-			// off the loop (a backend round trip).
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), a.cfg.Timing.RetryPeriod)
-				defer cancel()
-				_ = a.p.Engine.Release(ctx, 0)
-			}()
-			return
-		}
-		if a.cur != nil {
-			// The previous term is still demoting: terms never overlap.
-			a.pending = ev.Lease
-			return
-		}
-		a.startTerm(ev.Lease)
+		a.granted(ev.Lease)
 	case election.Lost:
 		if a.pending == ev.Lease {
 			a.pending = nil
@@ -38,6 +23,25 @@ func (a *Agent) handleEvent(ev election.Event) {
 			// cancelled and undone at once.
 			a.stopTerm(t, stopReq{reason: ev.Reason, end: time.Now().Add(a.cfg.ShutdownTimeout)})
 		}
+	}
+}
+
+// granted starts the term of a new grant, keeps it for when the previous
+// term's worker is done (terms never overlap), or hands it back when the
+// operator asked for standby meanwhile. Loop goroutine only.
+func (a *Agent) granted(l *election.Lease) {
+	switch {
+	case a.isStandby():
+		// Off the loop: a backend round trip.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), a.cfg.Timing.RetryPeriod)
+			defer cancel()
+			_ = a.p.Engine.Release(ctx, 0)
+		}()
+	case a.cur != nil:
+		a.pending = l
+	case l.Valid():
+		a.startTerm(l)
 	}
 }
 

@@ -88,9 +88,7 @@ func (a *Agent) termEnded() {
 	}
 	if l := a.pending; l != nil {
 		a.pending = nil
-		if l.Valid() {
-			a.startTerm(l)
-		}
+		a.granted(l)
 	}
 }
 
