@@ -125,7 +125,7 @@ type Agent struct {
 	cur     *term           // the running term worker (promoting, leading or demoting)
 	pending *election.Lease // a grant that arrived while cur was still demoting
 
-	stragglers sync.WaitGroup // demote steps cut by their budget, still running
+	stragglers inflight // demote steps cut by their budget, still running
 
 	mu           sync.Mutex
 	role         string

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/lbhc/lbhc/cloud"
 	"github.com/lbhc/lbhc/election"
@@ -144,5 +145,37 @@ func TestNewTermNeverOverlapsTheOld(t *testing.T) {
 	}
 	if act.promotes[1].Before(act.demoteEnd) {
 		t.Fatalf("new term promoted %s before the old term's demote step returned", act.demoteEnd.Sub(act.promotes[1]))
+	}
+}
+
+// A demote step that never comes back does not keep the lease from
+// everyone: the next term waits one --shutdown-timeout for it, then gives
+// the lease up (counted as a failed promotion at step "previous-term").
+func TestStuckDemoteStepGivesTheLeaseUp(t *testing.T) {
+	store := election.NewMemoryStore()
+	act := &orderAction{demoteFor: 4 * time.Second, mu: make(chan struct{}, 1)}
+	h := newHarnessWith(t, store, Config{}, &fakeVIPs{r: &recorder{}}, []cloud.Action{act}, nil)
+	h.waitRole(RoleLeader, 2*time.Second)
+	rec, ver, _ := store.Get(context.Background())
+	if _, err := store.Update(context.Background(), election.Record{Holder: "stranger", Term: rec.Term + 1, TTL: timing.LeaseTTL}, ver); err != nil {
+		t.Fatal(err)
+	}
+	failed := h.a.m.promoteFailures.WithLabelValues("previous-term")
+	end := time.Now().Add(3 * time.Second)
+	for testutil.ToFloat64(failed) < 1 {
+		if time.Now().After(end) {
+			t.Fatal("the new term kept waiting for the stuck step")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	act.mu <- struct{}{}
+	n := len(act.promotes)
+	<-act.mu
+	if n != 1 {
+		t.Fatalf("%d promotions: the new term promoted while the old step was stuck", n)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if rec, _ := store.Snapshot(); rec.Holder == "a" {
+		t.Fatal("lease kept while the stuck step runs")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/lbhc/lbhc/cloud"
@@ -96,9 +97,20 @@ func (a *Agent) termEnded() {
 func (a *Agent) runTerm(t *term) {
 	defer close(t.done)
 	// Demote steps of the previous term that were cut by their budget may
-	// still be running: actions are used by one goroutine at a time.
-	a.stragglers.Wait()
-	done, out := a.promote(t)
+	// still be running: actions are used by one goroutine at a time. A
+	// step that never returns must not keep the lease from everyone.
+	var done []cloud.Action
+	var out promoteOutcome
+	if err := a.waitStragglers(t); err != nil {
+		if t.ctx.Err() != nil {
+			out = promoteCancelled
+		} else {
+			a.undoPromotion(t, "previous-term", err, nil)
+			return
+		}
+	} else {
+		done, out = a.promote(t)
+	}
 	switch out {
 	case promoteFailed:
 		return // undone and released by promote
@@ -107,6 +119,22 @@ func (a *Agent) runTerm(t *term) {
 	}
 	req := <-t.stopc
 	a.demote(t, req, done)
+}
+
+// waitStragglers waits for the previous term's cut steps, at most one
+// --shutdown-timeout (they were told to stop at their deadline already).
+func (a *Agent) waitStragglers(t *term) error {
+	idle := a.stragglers.idle()
+	timer := time.NewTimer(a.cfg.ShutdownTimeout)
+	defer timer.Stop()
+	select {
+	case <-idle:
+		return nil
+	case <-t.ctx.Done():
+		return t.ctx.Err()
+	case <-timer.C:
+		return fmt.Errorf("a demote step of the previous term still runs %s after it was cut", a.cfg.ShutdownTimeout)
+	}
 }
 
 type promoteOutcome int
@@ -279,9 +307,9 @@ func (a *Agent) step(term uint64, end time.Time, name string, fn func(context.Co
 	ctx, cancel := context.WithDeadline(context.Background(), end)
 	defer cancel()
 	errc := make(chan error, 1)
-	a.stragglers.Add(1)
+	a.stragglers.add()
 	go func() {
-		defer a.stragglers.Done()
+		defer a.stragglers.done()
 		errc <- fn(ctx)
 	}()
 	select {
@@ -334,4 +362,41 @@ func (a *Agent) monitorActions(t *term) {
 			a.log.Warn("cloud state repaired", "term", l.Term, "action", act.Name())
 		}
 	}
+}
+
+// inflight counts demote steps still running after they were cut.
+type inflight struct {
+	mu   sync.Mutex
+	n    int
+	zero chan struct{} // closed when n drops to 0
+}
+
+func (f *inflight) add() {
+	f.mu.Lock()
+	if f.n == 0 {
+		f.zero = make(chan struct{})
+	}
+	f.n++
+	f.mu.Unlock()
+}
+
+func (f *inflight) done() {
+	f.mu.Lock()
+	f.n--
+	if f.n == 0 {
+		close(f.zero)
+	}
+	f.mu.Unlock()
+}
+
+// idle returns a channel that is closed once no step runs.
+func (f *inflight) idle() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n == 0 {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return f.zero
 }
