@@ -77,3 +77,33 @@ func TestSignals(t *testing.T) {
 	}
 	t.Logf("SIGTERM to exit %s; exit to takeover %s", exited.Sub(start).Round(time.Millisecond), time.Since(exited).Round(time.Millisecond))
 }
+
+// TestSIGTERMDuringPromotion: a promote hook that would run 30 s is killed
+// by SIGTERM, and the process exits within --shutdown-timeout plus 100 ms
+// (the old agent waited for the promotion: longer than systemd's stop
+// timeout, so systemd killed it).
+func TestSIGTERMDuringPromotion(t *testing.T) {
+	net := NewNet(t, "n1")
+	const budget = 500 * time.Millisecond
+	n := StartNode(t, net.Host("n1"), append([]string{"--lease-file", t.TempDir() + "/p.lease",
+		"--on-promote", "sleep 30", "--shutdown-timeout", budget.String()}, fastTiming...)...)
+	for end := time.Now().Add(ttl + 3*time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if st, err := n.Status(); err == nil && st.Transition == "promoting" {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatal("promotion never started")
+		}
+	}
+	start := time.Now()
+	n.Signal(syscall.SIGTERM)
+	if !n.Wait(5 * time.Second) {
+		t.Fatal("SIGTERM did not stop the promoting node")
+	}
+	if took := time.Since(start); took > budget+100*time.Millisecond {
+		t.Fatalf("SIGTERM during the promotion: exit after %s; --shutdown-timeout %s", took, budget)
+	}
+	if code := n.ExitCode(); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+}
