@@ -102,7 +102,7 @@ func coreFlags() []cli.Flag {
 		&cli.StringFlag{Name: "admin-address", Value: "127.0.0.1:9102", EnvVars: envs("admin-address"), Usage: "admin API: /status, /metrics, /healthz, POST /switchover|/standby|/resume"},
 		&cli.StringFlag{Name: "admin-token-file", EnvVars: envs("admin-token-file"), Usage: "file with a bearer token; without it POSTs are accepted from loopback only"},
 		&cli.StringFlag{Name: "state-dir", Value: defaultStateDir(), EnvVars: envs("state-dir"), Usage: "node state (standby flag, default lease file)"},
-		&cli.DurationFlag{Name: "shutdown-timeout", EnvVars: envs("shutdown-timeout"), Usage: "bound on demote + release at SIGTERM (default: renew-deadline)"},
+		&cli.DurationFlag{Name: "shutdown-timeout", EnvVars: envs("shutdown-timeout"), Usage: "one budget for the whole demotion at SIGTERM (and for every other demotion): cancel a running promotion, demote steps, VIP removal, lease release; 1/4 is kept for the release, slow steps are cut (default: renew-deadline)"},
 		&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: envs("log-format"), Usage: "text or json"},
 		&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: envs("log-level"), Usage: "debug, info, warn or error"},
 	}
@@ -162,6 +162,7 @@ func runAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	defer ignoreHangup(log)()
 	if c.Args().Present() {
 		return &usageError{msg: fmt.Sprintf("run takes no arguments, got %q (flags start with --)", c.Args().Slice())}
 	}
@@ -257,6 +258,12 @@ func runAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// Held until exit, so `lbhc cleanup` never removes a live agent's VIPs.
+	unlock, err := holdRunLock(c.Context, acfg.StateDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return a.Run(c.Context)
 }
 

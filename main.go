@@ -40,6 +40,8 @@ func newApp() *cli.App {
 			controlCommand("switchover", "move leadership to another node (run on the leader)"),
 			controlCommand("standby", "maintenance: demote and stop campaigning, kept across restarts"),
 			controlCommand("resume", "leave standby and campaign again"),
+			cleanupCommand(),
+			healthCommand(),
 			versionCommand(),
 			serviceCommand(),
 		},

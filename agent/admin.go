@@ -25,6 +25,7 @@ type Status struct {
 	Role            string           `json:"role"`
 	Leader          string           `json:"leader"`
 	Term            uint64           `json:"term"`
+	Transition      string           `json:"transition,omitempty"` // promoting | demoting
 	Election        string           `json:"election"`
 	LeaseDeadlineMS int64            `json:"lease_deadline_in_ms,omitempty"`
 	Campaigning     bool             `json:"campaigning"`
@@ -64,7 +65,7 @@ func (a *Agent) Snapshot() Status {
 	a.mu.Lock()
 	s := Status{
 		NodeID: a.cfg.NodeID, Role: a.role, Term: a.term, Election: a.cfg.Election,
-		Standby: a.standby, Priority: a.cfg.Priority, LastChange: a.lastChange, LastReason: a.lastReason,
+		Standby: a.standby, Priority: a.cfg.Priority, Transition: a.transition, LastChange: a.lastChange, LastReason: a.lastReason,
 		Version: a.cfg.Version, BackendError: es.LastError,
 		Timing: Timing{a.cfg.Timing.LeaseTTL.String(), a.cfg.Timing.RenewDeadline.String(), a.cfg.Timing.RetryPeriod.String()},
 	}
@@ -99,16 +100,8 @@ func (a *Agent) serveAdmin() (*http.Server, error) {
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, a.Snapshot())
 	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		// The process is alive and its loop answers; leadership is in /status.
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if res := a.do(ctx, "ping"); res.status == 503 {
-			http.Error(w, res.msg, http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
+	mux.HandleFunc("GET /healthz", a.serveHealthz)
+	mux.HandleFunc("GET /readyz", a.serveReadyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
 	for _, op := range []string{"switchover", "standby", "resume"} {
 		mux.HandleFunc("POST /"+op, a.authorized(func(w http.ResponseWriter, r *http.Request) { a.serveCommand(w, r, op) }))

@@ -121,10 +121,17 @@ type Agent struct {
 	cmds  chan command
 	ready chan struct{}
 
+	// Control loop goroutine only.
+	cur     *term           // the running term worker (promoting, leading or demoting)
+	pending *election.Lease // a grant that arrived while cur was still demoting
+
+	stragglers inflight // demote steps cut by their budget, still running
+
 	mu           sync.Mutex
 	role         string
 	term         uint64
-	lease        *election.Lease
+	lease        *election.Lease // the current term's grant (nil between terms)
+	transition   string          // "promoting" or "demoting" while the term's worker does slow work
 	leaderSince  time.Time
 	standby      bool
 	lastReason   string
@@ -212,12 +219,18 @@ func (a *Agent) Run(ctx context.Context) error {
 		"retry_period", a.cfg.Timing.RetryPeriod, "priority", a.cfg.Priority, "standby", a.isStandby())
 	close(a.ready)
 
+	// The loop only decides: everything slow runs in the term's worker, so
+	// lease events, admin calls and /healthz are answered within
+	// milliseconds whatever a hook or cloud API is doing.
 	tick := time.NewTicker(a.tickInterval())
 	defer tick.Stop()
-	var lastMonitor, lastReconcile time.Time
 	var runErr error
 loop:
 	for {
+		var termDone <-chan struct{}
+		if a.cur != nil {
+			termDone = a.cur.done
+		}
 		select {
 		case <-ctx.Done():
 			break loop
@@ -227,18 +240,12 @@ loop:
 		case ev := <-a.p.Engine.Events():
 			a.handleEvent(ev)
 		case h := <-healthCh:
-			a.healthChanged(ctx, h)
+			a.healthChanged(h)
 		case c := <-a.cmds:
-			c.reply <- a.handleCommand(ctx, c)
-		case now := <-tick.C:
-			if now.Sub(lastReconcile) >= a.cfg.ReconcileInterval {
-				lastReconcile = now
-				a.reconcile(ctx)
-			}
-			if now.Sub(lastMonitor) >= a.cfg.MonitorInterval {
-				lastMonitor = now
-				a.monitorActions(ctx)
-			}
+			a.handleCommand(c)
+		case <-termDone:
+			a.termEnded()
+		case <-tick.C:
 			a.watchdog()
 		}
 	}
@@ -249,7 +256,7 @@ loop:
 }
 
 func (a *Agent) tickInterval() time.Duration {
-	d := min(a.cfg.ReconcileInterval, a.cfg.MonitorInterval, time.Second)
+	d := time.Second
 	if a.cfg.ProbeIdleTimeout > 0 {
 		d = min(d, a.cfg.ProbeIdleTimeout/4)
 	}
@@ -281,18 +288,34 @@ func (a *Agent) startup(ctx context.Context) error {
 	return nil
 }
 
-// shutdown demotes and releases with a fresh timeout: the caller's context
-// is already cancelled by SIGTERM.
+// shutdown demotes and releases within one budget, --shutdown-timeout
+// from now (the caller's context is already cancelled by SIGTERM): the
+// running term is cancelled and demoted with a share of the budget
+// reserved for the lease release, so the successor does not wait a TTL.
 func (a *Agent) shutdown() {
-	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
-	defer cancel()
-	if a.currentRole() == RoleLeader {
-		a.demote(ctx, "shutting down", 0)
+	start := time.Now()
+	end := start.Add(a.cfg.ShutdownTimeout)
+	released := false
+	a.pending = nil // no new term once shutting down
+	if t := a.cur; t != nil {
+		a.stopTerm(t, stopReq{reason: "shutting down", release: true, end: end})
+		select {
+		case <-t.done:
+			released = t.released
+			a.termEnded()
+		case <-time.After(time.Until(end)):
+			a.log.Error("demotion did not finish within --shutdown-timeout", "term", t.lease.Term, "timeout", a.cfg.ShutdownTimeout)
+		}
 	}
-	if err := a.p.Engine.Release(ctx, 0); err != nil {
-		a.log.Error("lease release on shutdown failed; other nodes take over when it expires", "err", err)
-	} else {
-		a.log.Info("lease released")
+	if !released {
+		// Also ends a grant the loop had not yet seen.
+		ctx, cancel := context.WithDeadline(context.Background(), end)
+		err := a.p.Engine.Release(ctx, 0)
+		cancel()
+		if err != nil {
+			a.log.Error("lease release on shutdown failed; other nodes take over when it expires", "err", err)
+		}
 	}
 	a.p.Probe.Close()
+	a.log.Info("stopped", "shutdown_took", time.Since(start).Round(time.Millisecond))
 }

@@ -163,6 +163,15 @@ type harness struct {
 
 func newHarness(t *testing.T, store *election.MemoryStore, cfg Config, vips *fakeVIPs, act *fakeAction, h Health) *harness {
 	t.Helper()
+	var acts []cloud.Action
+	if act != nil {
+		acts = []cloud.Action{act}
+	}
+	return newHarnessWith(t, store, cfg, vips, acts, h)
+}
+
+func newHarnessWith(t *testing.T, store *election.MemoryStore, cfg Config, vips *fakeVIPs, acts []cloud.Action, h Health) *harness {
+	t.Helper()
 	r := vips.r
 	if cfg.NodeID == "" {
 		cfg.NodeID = "a"
@@ -180,10 +189,7 @@ func newHarness(t *testing.T, store *election.MemoryStore, cfg Config, vips *fak
 		t.Fatal(err)
 	}
 	p := &fakeProbe{r: r}
-	parts := Parts{Engine: eng, Probe: p, VIPs: vips}
-	if act != nil {
-		parts.Actions = []cloud.Action{act}
-	}
+	parts := Parts{Engine: eng, Probe: p, VIPs: vips, Actions: acts}
 	if h != nil {
 		parts.Health = h
 	}

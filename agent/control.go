@@ -78,51 +78,61 @@ func (a *Agent) do(ctx context.Context, op string) result {
 	}
 }
 
-func (a *Agent) handleCommand(ctx context.Context, c command) result {
+// handleCommand answers at once or, when the command has to wait for a
+// demotion, hands the reply to the term's worker: the loop never waits.
+// A command issued during a promotion is not refused: switchover and
+// standby cancel the promotion, undo it and release. Loop goroutine only.
+func (a *Agent) handleCommand(c command) {
 	switch c.op {
 	case "ping":
-		return result{status: 200, msg: "ok"}
+		c.reply <- result{status: 200, msg: "ok"}
 	case "switchover":
-		if a.currentRole() != RoleLeader {
-			return result{status: 409, msg: "this node does not lead; run switchover on the leader"}
+		t := a.cur
+		if t == nil || (t.stopping && !t.releasing) {
+			c.reply <- result{status: 409, msg: "this node does not lead; run switchover on the leader"}
+			return
 		}
 		// Sit out long enough for a follower to see the release (one retry
 		// period) and for a delayed, lower-priority follower to act.
+		// Already stepping down with a release (standby, failed checks)?
+		// That demotion answers, and what keeps this node out then
+		// (standby, the unhealthy delay) stays as it is.
 		sitOut := 2*a.cfg.Timing.RetryPeriod + a.maxAcquireDelay() + time.Second
-		dctx, cancel := context.WithTimeout(ctx, a.cfg.ShutdownTimeout)
-		defer cancel()
-		a.demote(dctx, "switchover requested", sitOut)
-		return result{status: 202, msg: "released; sitting out " + sitOut.String(), wait: sitOut}
+		a.stopTerm(t, stopReq{reason: "switchover requested", release: true, sitOut: sitOut, end: time.Now().Add(a.cfg.ShutdownTimeout)})
+		t.waiters = append(t.waiters, waiter{c.reply, result{status: 202, msg: "released; sitting out " + sitOut.String(), wait: sitOut}})
 	case "standby":
 		if err := saveStandby(a.cfg.StateDir, true); err != nil {
-			return result{status: 500, msg: err.Error()}
+			c.reply <- result{status: 500, msg: err.Error()}
+			return
 		}
 		a.mu.Lock()
 		a.standby = true
 		a.mu.Unlock()
 		a.updateEligibility()
-		if a.currentRole() == RoleLeader {
-			dctx, cancel := context.WithTimeout(ctx, a.cfg.ShutdownTimeout)
-			defer cancel()
-			a.demote(dctx, "operator standby", 0)
-		} else {
-			a.setRole(RoleStandby, a.termNow(), "operator standby")
+		res := result{status: 200, msg: "standby: not campaigning until 'lbhc resume'"}
+		if t := a.cur; t != nil {
+			a.stopTerm(t, stopReq{reason: "operator standby", release: true, end: time.Now().Add(a.cfg.ShutdownTimeout)})
+			t.waiters = append(t.waiters, waiter{c.reply, res})
+			return
 		}
-		return result{status: 200, msg: "standby: not campaigning until 'lbhc resume'"}
+		a.setRole(RoleStandby, a.termNow(), "operator standby")
+		c.reply <- res
 	case "resume":
 		if err := saveStandby(a.cfg.StateDir, false); err != nil {
-			return result{status: 500, msg: err.Error()}
+			c.reply <- result{status: 500, msg: err.Error()}
+			return
 		}
 		a.mu.Lock()
 		a.standby = false
 		a.mu.Unlock()
 		a.updateEligibility()
-		if a.currentRole() == RoleStandby {
+		if a.cur == nil && a.currentRole() == RoleStandby {
 			a.setRole(RoleFollower, a.termNow(), "operator resume")
 		}
-		return result{status: 200, msg: "resumed: campaigning"}
+		c.reply <- result{status: 200, msg: "resumed: campaigning"}
+	default:
+		c.reply <- result{status: 404, msg: "unknown command " + c.op}
 	}
-	return result{status: 404, msg: "unknown command " + c.op}
 }
 
 // maxAcquireDelay is this node's own current acquire delay, an estimate

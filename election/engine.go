@@ -93,6 +93,11 @@ type Status struct {
 	Deadline  time.Time
 	Eligible  bool
 	LastError string
+	// Progress is when the engine last finished a step: a backend call
+	// answered, failed or timed out, or a wait ended. Steps are bounded
+	// (retry-period + renew-deadline at most), so an old Progress means the
+	// engine is stuck (e.g. on a backend call that ignores its context).
+	Progress time.Time
 }
 
 // Options carries the engine's injected dependencies.
@@ -125,6 +130,7 @@ type Engine struct {
 	observed  State
 	lastErr   string
 	sitOutTil time.Time
+	progress  time.Time
 }
 
 // NewEngine validates cfg and returns an engine over b.
@@ -154,6 +160,7 @@ func NewEngine(cfg Config, b Backend, o Options) (*Engine, error) {
 		}),
 	}
 	e.eligible.Store(true)
+	e.progress = e.clock.Now()
 	if o.Registerer != nil {
 		for _, c := range []prometheus.Collector{e.renewDur, e.renewFail} {
 			if err := o.Registerer.Register(c); err != nil {
@@ -171,7 +178,7 @@ func (e *Engine) Events() <-chan Event { return e.events }
 func (e *Engine) Status() Status {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := Status{Term: e.observed.Term, Leader: e.observed.Leader, Eligible: e.eligible.Load(), LastError: e.lastErr}
+	s := Status{Term: e.observed.Term, Leader: e.observed.Leader, Eligible: e.eligible.Load(), LastError: e.lastErr, Progress: e.progress}
 	if e.lease != nil && e.lease.Valid() {
 		s.Leading, s.Term, s.Leader, s.Deadline = true, e.lease.Term, e.cfg.NodeID, e.lease.Deadline()
 	}
@@ -238,6 +245,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		e.mu.Lock()
+		e.progress = e.clock.Now()
+		e.mu.Unlock()
 	}
 }
 
