@@ -69,11 +69,15 @@ func (a *Agent) serveAdmin() (*adminServers, error) {
 	var sl net.Listener
 	if path := a.socketPath(); path != "" {
 		sl, err = listenAdminSocket(path, a.cfg.AdminSocketGID)
-		if err != nil {
+		switch {
+		case err == nil:
+			out.sock = path
+		case socketRequired:
 			ln.Close()
 			return nil, err
+		default:
+			a.log.Warn("admin socket unavailable; state changes need the token over TCP", "err", err)
 		}
-		out.sock = path
 	}
 	a.mu.Lock()
 	a.adminAddr, a.adminLoop, a.adminSock = ln.Addr().String(), loop, out.sock
