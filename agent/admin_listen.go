@@ -135,9 +135,12 @@ func listenAdminSocket(path string, gid int) (net.Listener, error) {
 		if fi.Mode()&os.ModeSocket == 0 {
 			return nil, &configError{"state-dir", fmt.Sprintf("%s exists and is not a socket", path)}
 		}
-		// A socket left by a crashed run: nobody listens on it any more
-		// (a second agent on the same state dir would already fail on
-		// the admin port or the lease lock).
+		// A live socket belongs to another agent on the same state dir;
+		// one nobody answers on was left by a crashed run.
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return nil, &configError{"state-dir", fmt.Sprintf("another lbhc serves the admin socket %s: give each agent its own state dir", path)}
+		}
 		if err := os.Remove(path); err != nil {
 			return nil, fmt.Errorf("remove stale admin socket: %w", err)
 		}

@@ -145,3 +145,29 @@ func TestAdminSocketMode(t *testing.T) {
 		t.Fatalf("socket left after stop: %v", err)
 	}
 }
+
+// A second agent on the same state dir refuses to start instead of taking
+// the first one's socket; a stale socket (nobody listening) is replaced.
+func TestAdminSocketInUse(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "admin.sock")
+	l, err := listenAdminSocket(sock, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := listenAdminSocket(sock, 0); err == nil || !strings.Contains(err.Error(), "another lbhc serves the admin socket") {
+		t.Fatalf("second listener on a live socket: %v", err)
+	}
+	l.Close() // the file stays (unlink on close is off): a stale socket
+	l2, err := listenAdminSocket(sock, 0)
+	if err != nil {
+		t.Fatalf("stale socket not replaced: %v", err)
+	}
+	l2.Close()
+	if err := os.WriteFile(filepath.Join(dir, "other"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := listenAdminSocket(filepath.Join(dir, "other"), 0); err == nil || !strings.Contains(err.Error(), "is not a socket") {
+		t.Fatalf("regular file at the socket path: %v", err)
+	}
+}
