@@ -39,6 +39,7 @@ func sourceFilter(allow []netip.Prefix) []bpfInsn {
 	)
 	var v4, v6 []netip.Prefix
 	for _, p := range allow {
+		p = p.Masked() // the comparisons are (source & mask) == address
 		if p.Addr().Is4() {
 			v4 = append(v4, p)
 		} else {
