@@ -71,7 +71,7 @@ func checkProbeAddressLocal(addr string, vips []netip.Prefix) error {
 	if err != nil || a.IsUnspecified() {
 		return nil // probe.Config.Validate reports a bad one; :: and 0.0.0.0 are "all"
 	}
-	a = a.Unmap()
+	a = a.Unmap().WithZone("") // interface addresses carry no zone
 	for _, v := range vips {
 		if v.Addr() == a {
 			return nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,6 +72,57 @@ func TestEtcdURLPasswordNeverPrinted(t *testing.T) {
 			if strings.Contains(s, "s3cr3t") {
 				t.Errorf("%s: the password appears in %q", eps, s)
 			}
+		}
+	}
+}
+
+func TestCheckProbeAddressLocal(t *testing.T) {
+	for _, tc := range []struct {
+		addr string
+		vips []string
+		ok   bool
+	}{
+		{"", nil, true},
+		{"127.0.0.1", nil, true},
+		{"::1", nil, true},
+		{"0.0.0.0", nil, true},
+		{"192.0.2.77", nil, false},
+		{"192.0.2.77", []string{"192.0.2.77/32"}, true},
+		{"2001:db8::77", []string{"192.0.2.77/32"}, false},
+	} {
+		var vips []netip.Prefix
+		for _, v := range tc.vips {
+			vips = append(vips, netip.MustParsePrefix(v))
+		}
+		err := checkProbeAddressLocal(tc.addr, vips)
+		if (err == nil) != tc.ok || (err != nil && exitCode(err) != 2) {
+			t.Errorf("checkProbeAddressLocal(%q, %v) = %v; want ok=%v", tc.addr, tc.vips, err, tc.ok)
+		}
+	}
+}
+
+func TestCheckProbeVsAdmin(t *testing.T) {
+	for _, tc := range []struct {
+		probe string
+		ports []int
+		admin string
+		want  string
+	}{
+		{"", []int{26001}, "127.0.0.1:9102", ""},
+		{"", []int{26001, 9102}, "127.0.0.1:9102", "invalid --probe-port: 9102 is the admin API's port (--admin-address 127.0.0.1:9102)"},
+		{"10.0.0.5", []int{9102}, "127.0.0.1:9102", ""},
+		{"10.0.0.5", []int{9102}, "0.0.0.0:9102", "invalid --probe-port: 9102 is the admin API's port (--admin-address 0.0.0.0:9102)"},
+		{"10.0.0.5", []int{9102}, ":9102", "invalid --probe-port: 9102 is the admin API's port (--admin-address :9102)"},
+		{"127.0.0.1", []int{9102}, "127.0.0.1:9102", "invalid --probe-port: 9102 is the admin API's port (--admin-address 127.0.0.1:9102)"},
+		{"", []int{0}, "127.0.0.1:0", ""},
+	} {
+		err := checkProbeVsAdmin(tc.probe, tc.ports, tc.admin)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tc.want {
+			t.Errorf("checkProbeVsAdmin(%q, %v, %q) = %q; want %q", tc.probe, tc.ports, tc.admin, got, tc.want)
 		}
 	}
 }
