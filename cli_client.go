@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -18,16 +19,43 @@ func clientFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "admin-address", Value: "127.0.0.1:9102", EnvVars: envs("admin-address"), Usage: "the agent's admin API"},
 		&cli.StringFlag{Name: "admin-token-file", EnvVars: envs("admin-token-file"), Usage: "bearer token file, when the agent requires one"},
+		&cli.StringFlag{Name: "state-dir", Value: defaultStateDir(), EnvVars: envs("state-dir"),
+			Usage: "the agent's state dir: its admin socket there is used unless --admin-address is given"},
 		&cli.DurationFlag{Name: "timeout", Value: 60 * time.Second, Usage: "give up after this long"},
 	}
 }
 
 func adminURL(c *cli.Context, path string) string {
+	if clientSocket(c) != "" {
+		return "http://lbhc" + path
+	}
 	addr := c.String("admin-address")
 	if !strings.Contains(addr, "://") {
 		addr = "http://" + addr
 	}
 	return strings.TrimSuffix(addr, "/") + path
+}
+
+// adminClient talks to the agent over its unix socket when clientSocket
+// finds one, else over TCP.
+func adminClient(c *cli.Context) *http.Client {
+	sock := clientSocket(c)
+	if sock == "" {
+		return http.DefaultClient
+	}
+	return &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		},
+	}}
+}
+
+// adminTarget names where the CLI sends its request, for messages.
+func adminTarget(c *cli.Context) string {
+	if sock := clientSocket(c); sock != "" {
+		return sock
+	}
+	return c.String("admin-address")
 }
 
 func statusCommand() *cli.Command {
@@ -39,14 +67,14 @@ func statusCommand() *cli.Command {
 			ctx, cancel := context.WithTimeout(c.Context, min(c.Duration("timeout"), 5*time.Second))
 			defer cancel()
 			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, adminURL(c, "/status"), nil)
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := adminClient(c).Do(req)
 			if err != nil {
-				return fmt.Errorf("agent unreachable at %s: %w", c.String("admin-address"), err)
+				return fmt.Errorf("agent unreachable at %s: %w", adminTarget(c), err)
 			}
 			defer resp.Body.Close()
 			body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 			if err != nil || resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("agent at %s answered %s: %v", c.String("admin-address"), resp.Status, err)
+				return fmt.Errorf("agent at %s answered %s: %v", adminTarget(c), resp.Status, err)
 			}
 			if c.Bool("json") {
 				_, err := c.App.Writer.Write(body)
@@ -111,14 +139,16 @@ func controlCommand(op, usage string) *cli.Command {
 			if token != "" {
 				req.Header.Set("Authorization", "Bearer "+token)
 			}
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := adminClient(c).Do(req)
 			if err != nil {
-				return fmt.Errorf("agent unreachable at %s: %w", c.String("admin-address"), err)
+				return fmt.Errorf("agent unreachable at %s: %w", adminTarget(c), err)
 			}
 			defer resp.Body.Close()
 			var r agent.CommandResult
-			if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&r); err != nil {
-				return fmt.Errorf("%s: agent answered %s", op, resp.Status)
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+			if err := json.Unmarshal(body, &r); err != nil {
+				// 401/403 answers are plain text saying what is missing.
+				return fmt.Errorf("%s: agent answered %s: %s", op, resp.Status, strings.TrimSpace(string(body)))
 			}
 			if !r.OK {
 				return fmt.Errorf("%s failed: %s", op, r.Message)

@@ -146,6 +146,7 @@ func nonNegative(c *cli.Context, names ...string) error {
 
 func runCommand() *cli.Command {
 	flags := coreFlags()
+	flags = append(flags, hardeningFlags()...)
 	flags = append(flags, extraRunFlags()...)
 	return &cli.Command{
 		Name:   "run",
@@ -179,6 +180,9 @@ func runAction(c *cli.Context) error {
 	if err := timing.Validate(); err != nil {
 		return err
 	}
+	if err := validateRunValues(c); err != nil {
+		return err
+	}
 	newBackend, ok := backends[c.String("election")]
 	if !ok {
 		return flagErr("election", "unknown backend %q (want one of %s)", c.String("election"), backendNames())
@@ -188,6 +192,9 @@ func runAction(c *cli.Context) error {
 		Message: c.String("probe-message"), Standby: c.String("probe-standby"), NodeID: timing.NodeID,
 		MaxConns: c.Int("probe-max-conns"), Timeout: c.Duration("probe-timeout"), Backlog: c.Int("probe-backlog"),
 		NoKernelFence: !c.Bool("probe-kernel-fence"),
+	}
+	if pcfg.Allow, err = probe.ParseAllow(c.StringSlice("probe-allow")); err != nil {
+		return err
 	}
 	if err := pcfg.Validate(); err != nil {
 		return err
@@ -210,6 +217,13 @@ func runAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := validateAdminAddress(c.String("admin-address"), token != ""); err != nil {
+		return err
+	}
+	socketGID, err := adminSocketGID(c.String("admin-socket-group"))
+	if err != nil {
+		return err
+	}
 	if c.Duration("cloud-monitor-interval") == 0 {
 		return flagErr("cloud-monitor-interval", "must be positive")
 	}
@@ -224,6 +238,9 @@ func runAction(c *cli.Context) error {
 		return err
 	}
 	defer extra.close()
+	if err := checkProbeAddressLocal(pcfg.Address, extra.vips); err != nil {
+		return err
+	}
 	backend, err := newBackend(c.Context, c, timing.NodeID, c.String("lease-name"), timing.LeaseTTL)
 	if err != nil {
 		return err
@@ -245,6 +262,7 @@ func runAction(c *cli.Context) error {
 		CloudFailureContinue: policy == "continue", MonitorInterval: c.Duration("cloud-monitor-interval"),
 		ReconcileInterval: extra.reconcile,
 		AdminAddress:      c.String("admin-address"), AdminToken: token, StateDir: c.String("state-dir"),
+		AdminSocketGID: socketGID, AdminOpenMetrics: c.Bool("admin-open-metrics"),
 		ShutdownTimeout: c.Duration("shutdown-timeout"), Version: version,
 	}
 	parts := agent.Parts{Engine: eng, Probe: prober, Actions: extra.actions}
@@ -270,6 +288,16 @@ func runAction(c *cli.Context) error {
 func readToken(path string) (string, error) {
 	if path == "" {
 		return "", nil
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", flagErr("admin-token-file", "%v", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return "", flagErr("admin-token-file", "%s is not a regular file", path)
+	}
+	if err := checkTokenFileMode(path, fi); err != nil {
+		return "", err
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {

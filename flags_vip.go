@@ -26,8 +26,8 @@ func vipFlags() []cli.Flag {
 		&cli.StringSliceFlag{
 			Name:     "vip",
 			Category: cat,
-			Usage: "virtual IP the leader owns (repeatable or comma-separated); IPv4 becomes /32 and IPv6 /128 " +
-				"unless a prefix length is given. lbhc adds it marked as its own and never as a source address",
+			Usage: "virtual IP the leader owns (repeatable or comma-separated): one address, IPv4 /32 or IPv6 /128 " +
+				"(no other prefix length). lbhc adds it marked as its own and never as a source address",
 			EnvVars: envs("vip"),
 		},
 		&cli.StringFlag{

@@ -62,9 +62,9 @@ func TestVIPFlags(t *testing.T) {
 		{name: "no vip"},
 		{
 			name:    "repeated and comma-separated",
-			args:    []string{"--vip", "10.0.0.5,2001:db8::5", "--vip", "10.0.1.5/24", "--vip-interface", "eth1"},
+			args:    []string{"--vip", "10.0.0.5,2001:db8::5", "--vip", "10.0.1.5/32", "--vip-interface", "eth1"},
 			enabled: true,
-			want: vip.Config{Addrs: []netip.Prefix{pfx("10.0.0.5/32"), pfx("2001:db8::5/128"), pfx("10.0.1.5/24")},
+			want: vip.Config{Addrs: []netip.Prefix{pfx("10.0.0.5/32"), pfx("2001:db8::5/128"), pfx("10.0.1.5/32")},
 				Interface: "eth1", Mode: vip.ModeNIC, GARPCount: 3, GARPInterval: 200 * time.Millisecond,
 				ReconcileInterval: 5 * time.Second},
 		},
@@ -96,7 +96,8 @@ func TestVIPFlagErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"--vip", "10.0.0.500", "--vip-interface", "eth1"}, `invalid --vip: "10.0.0.500" is not an IP address or address/prefix-length`},
-		{[]string{"--vip", "10.0.0.5", "--vip", "10.0.0.5/24", "--vip-interface", "eth1"}, `invalid --vip: 10.0.0.5 listed twice ("10.0.0.5" and "10.0.0.5/24")`},
+		{[]string{"--vip", "10.0.0.5", "--vip", "10.0.0.5/32", "--vip-interface", "eth1"}, `invalid --vip: 10.0.0.5 listed twice ("10.0.0.5" and "10.0.0.5/32")`},
+		{[]string{"--vip", "10.0.0.4/31", "--vip-interface", "eth1"}, `invalid --vip: "10.0.0.4/31": a VIP is one address (/32), not a range`},
 		{[]string{"--vip", "10.0.0.5"}, "invalid --vip-interface: required with --vip-mode nic"},
 		{[]string{"--vip-interface", "eth1"}, `invalid --vip: no address given, but --vip-interface is set to "eth1"`},
 		{[]string{"--vip", "10.0.0.5", "--vip-mode", "bridge"}, `invalid --vip-mode: "bridge" is not one of nic, loopback`},

@@ -4,11 +4,8 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -95,49 +92,50 @@ func (a *Agent) Snapshot() Status {
 	return s
 }
 
-func (a *Agent) serveAdmin() (*http.Server, error) {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, a.Snapshot())
-	})
-	mux.HandleFunc("GET /healthz", a.serveHealthz)
-	mux.HandleFunc("GET /readyz", a.serveReadyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
-	for _, op := range []string{"switchover", "standby", "resume"} {
-		mux.HandleFunc("POST /"+op, a.authorized(func(w http.ResponseWriter, r *http.Request) { a.serveCommand(w, r, op) }))
-	}
-	ln, err := net.Listen("tcp", a.cfg.AdminAddress)
-	if err != nil {
-		return nil, &configError{"admin-address", fmt.Sprintf("cannot listen on %s: %v", a.cfg.AdminAddress, err)}
-	}
-	a.mu.Lock()
-	a.adminAddr = ln.Addr().String()
-	a.mu.Unlock()
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			a.log.Error("admin API stopped", "err", err)
+// adminMux is the admin API. trusted is true on the unix socket, whose
+// file mode already limits who can connect; over TCP, authorizeTCP decides.
+func (a *Agent) adminMux(trusted bool) http.Handler {
+	guard := func(h http.HandlerFunc, state bool, path string) http.HandlerFunc {
+		if trusted {
+			return h
 		}
-	}()
-	return srv, nil
+		return a.authorizeTCP(h, state, path)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", guard(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, a.Snapshot())
+	}, false, "/status"))
+	mux.HandleFunc("GET /healthz", guard(a.serveHealthz, false, "/healthz"))
+	mux.HandleFunc("GET /readyz", guard(a.serveReadyz, false, "/readyz"))
+	mux.Handle("GET /metrics", guard(promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}).ServeHTTP, false, "/metrics"))
+	for _, op := range []string{"switchover", "standby", "resume"} {
+		mux.HandleFunc("POST /"+op, guard(func(w http.ResponseWriter, r *http.Request) { a.serveCommand(w, r, op) }, true, "/"+op))
+	}
+	return mux
 }
 
-// authorized admits state-changing calls from loopback, or from anywhere
-// with the configured bearer token.
-func (a *Agent) authorized(h http.HandlerFunc) http.HandlerFunc {
+// authorizeTCP guards an endpoint served over TCP. State-changing calls
+// always need the bearer token (any local user can reach a loopback port;
+// the unix socket is the token-free way). On a non-loopback address every
+// endpoint needs it, except /metrics when --admin-open-metrics says so.
+func (a *Agent) authorizeTCP(h http.HandlerFunc, state bool, path string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if a.cfg.AdminToken != "" {
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(a.cfg.AdminToken)) != 1 {
-				http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
-				return
-			}
+		open := !state && (a.adminLoopback() || (path == "/metrics" && a.cfg.AdminOpenMetrics))
+		if open {
 			h(w, r)
 			return
 		}
-		ap, err := netip.ParseAddrPort(r.RemoteAddr)
-		if err != nil || !ap.Addr().Unmap().IsLoopback() {
-			http.Error(w, "state-changing calls are accepted from loopback only (set --admin-token-file to allow others)", http.StatusForbidden)
+		if a.cfg.AdminToken == "" {
+			msg := "state-changing calls over TCP need --admin-token-file"
+			if sock := a.adminSocketPath(); sock != "" {
+				msg += "; local operators use the unix socket " + sock
+			}
+			http.Error(w, msg, http.StatusForbidden)
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(a.cfg.AdminToken)) != 1 {
+			http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
 			return
 		}
 		h(w, r)

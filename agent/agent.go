@@ -95,8 +95,21 @@ type Config struct {
 	ReconcileInterval    time.Duration // VIP reconcile period
 
 	AdminAddress string
-	AdminToken   string // "" = state-changing calls only from loopback
-	StateDir     string // holds the standby flag across restarts
+	AdminToken   string // "" = state-changing calls only over the unix socket
+	StateDir     string // holds the standby flag across restarts and the admin socket
+	// AdminSocket is the unix socket of the admin API; "" = <StateDir>/admin.sock,
+	// "-" = none.
+	AdminSocket string
+	// AdminSocketGID > 0 makes the socket mode 0660 with this group, so its
+	// members may run the CLI's commands; otherwise the socket is 0600.
+	AdminSocketGID int
+	// AdminOpenMetrics serves /metrics without the token on a non-loopback
+	// admin address (everything else there needs the token).
+	AdminOpenMetrics bool
+	// AdminMaxConns caps concurrent admin connections per listener
+	// (0 = 64); more are closed at once, so a flood never takes the
+	// descriptors the lease needs.
+	AdminMaxConns int
 
 	ShutdownTimeout time.Duration // demote + release on SIGTERM
 	Version         string
@@ -139,6 +152,8 @@ type Agent struct {
 	promoteFails int
 	idleWarned   bool
 	adminAddr    string
+	adminSock    string // the unix socket's path, "" when none
+	adminLoop    bool   // the TCP listener is on a loopback address
 }
 
 // New checks the configuration and builds an agent. reg must also be a

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/lbhc/lbhc/childenv"
 )
 
 // waitDelay bounds how long a run waits for the output pipes to close after
@@ -59,6 +62,8 @@ func (c *execCheck) Name() string { return c.name }
 
 func (c *execCheck) Run(ctx context.Context) error {
 	cmd := exec.CommandContext(ctx, c.path, c.args...)
+	// lbhc's LBHC_* configuration, secrets among it, stays out (as for hooks).
+	cmd.Env = childenv.Base(os.Environ())
 	out := &boundedBuffer{max: maxOutput}
 	cmd.Stdout, cmd.Stderr = out, out // same pointer: one pipe, one writer goroutine
 	cmd.WaitDelay = waitDelay

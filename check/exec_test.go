@@ -171,3 +171,29 @@ func TestExecCheckBackgroundChild(t *testing.T) {
 		t.Errorf("Run took %v: it waited for the background child", d)
 	}
 }
+
+// An exec check sees the environment without lbhc's LBHC_* configuration
+// (secrets among it), the same filter hooks get; other variables pass.
+func TestExecCheckEnvironment(t *testing.T) {
+	t.Setenv("LBHC_AZURE_STORAGE_KEY", "secret-not-for-checks")
+	t.Setenv("LBHC_AZURE_STORAGE_CONNECTION_STRING", "AccountKey=secret")
+	t.Setenv("CHECK_TEST_KEEP", "kept")
+	out := filepath.Join(t.TempDir(), "env")
+	c, err := Parse(`exec:sh -c 'env > "` + out + `"'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "LBHC_") || strings.Contains(string(b), "secret") {
+		t.Fatalf("exec check saw lbhc's configuration:\n%s", b)
+	}
+	if !strings.Contains(string(b), "CHECK_TEST_KEEP=kept") {
+		t.Fatalf("exec check lost the rest of the environment:\n%s", b)
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/lbhc/lbhc/childenv"
 )
 
 // HookActionName is the hook action's name in logs, metrics and /status.
@@ -109,19 +111,6 @@ func HookEnv(event string, ev Event) []string {
 // context ending.
 var errHookTimeout = errors.New("hook timeout")
 
-// hookBaseEnv is lbhc's environment without its own LBHC_* variables:
-// those are lbhc's configuration (possibly secrets such as
-// LBHC_AZURE_STORAGE_KEY), and a hook's LBHC_* namespace is exactly HookEnv.
-func hookBaseEnv(environ []string) []string {
-	out := make([]string, 0, len(environ))
-	for _, kv := range environ {
-		if !strings.HasPrefix(kv, "LBHC_") {
-			out = append(out, kv)
-		}
-	}
-	return out
-}
-
 func (h *Hook) run(ctx context.Context, event, op, command string, ev Event) (err error) {
 	if command == "" {
 		return nil
@@ -139,7 +128,9 @@ func (h *Hook) run(ctx context.Context, event, op, command string, ev Event) (er
 		h.finish(log, event, err, 0, out)
 		return err
 	}
-	cmd.Env = append(hookBaseEnv(os.Environ()), HookEnv(event, ev)...)
+	// lbhc's own LBHC_* configuration (secrets among it) stays out; the
+	// hook's LBHC_* namespace is exactly HookEnv.
+	cmd.Env = append(childenv.Base(os.Environ()), HookEnv(event, ev)...)
 	cmd.Stdout, cmd.Stderr = out, out
 	// A hook that exits but leaves a background child holding its output
 	// pipe must not block lbhc: stop reading 2 s after the exit.

@@ -99,6 +99,11 @@ func DiscoverAWSInstance(ctx context.Context, client AWSIMDSAPI, have AWSInstanc
 		if err != nil {
 			return have, fmt.Errorf("instance metadata region: %w", err)
 		}
+		if strings.TrimSpace(out.Region) == "" {
+			// An identity document without a region would send every
+			// AWS call to an empty endpoint name (found by fuzzing).
+			return have, fmt.Errorf("instance metadata region: empty")
+		}
 		have.Region = out.Region
 	}
 	return have, nil

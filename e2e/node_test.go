@@ -85,7 +85,7 @@ func (n *Node) Start() {
 	}
 	args := append([]string{"netns", "exec", n.Host.NS, lbhcBin, "run",
 		"--node-id", n.Host.Name, "--probe-message", "node=" + n.Host.Name,
-		"--state-dir", filepath.Join(filepath.Dir(n.log), n.Host.Name+"-state")}, n.args...)
+		"--state-dir", n.stateDir()}, n.args...)
 	cmd := exec.Command("ip", args...)
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
@@ -134,9 +134,14 @@ func (n *Node) ExitCode() int {
 	return n.cmd.ProcessState.ExitCode()
 }
 
+// stateDir is the node's --state-dir; the CLI finds the admin socket there.
+func (n *Node) stateDir() string {
+	return filepath.Join(filepath.Dir(n.log), n.Host.Name+"-state")
+}
+
 // Status reads the node's /status through `lbhc status --json`.
 func (n *Node) Status() (agent.Status, error) {
-	out, err := run(n.t, n.Host.NS, lbhcBin, "status", "--json")
+	out, err := run(n.t, n.Host.NS, lbhcBin, "status", "--json", "--state-dir", n.stateDir())
 	var s agent.Status
 	if err != nil {
 		return s, fmt.Errorf("%v: %s", err, out)
@@ -146,7 +151,7 @@ func (n *Node) Status() (agent.Status, error) {
 
 // Control runs `lbhc switchover|standby|resume` on the node.
 func (n *Node) Control(op string) (string, error) {
-	return run(n.t, n.Host.NS, lbhcBin, op)
+	return run(n.t, n.Host.NS, lbhcBin, op, "--state-dir", n.stateDir())
 }
 
 // Log returns the node's log so far.

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -91,9 +92,16 @@ func (e *ConfigError) Error() string { return "invalid --" + e.Flag + ": " + e.M
 // ExitCode makes main exit 2 for configuration errors.
 func (e *ConfigError) ExitCode() int { return 2 }
 
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
+
 func cfgErr(flag, format string, args ...any) error {
 	return &ConfigError{Flag: flag, Msg: fmt.Sprintf(format, args...)}
 }
+
+// MinRetryPeriod is the shortest --retry-period lbhc accepts: every node
+// reads or writes the lease once a period, and 100 ms already means ten
+// backend requests a second per node.
+const MinRetryPeriod = 100 * time.Millisecond
 
 // Validate checks the timing rules of DESIGN.md: renew-deadline < lease-ttl
 // and 1.2 x retry-period < renew-deadline, all positive.
@@ -101,6 +109,10 @@ func (c Config) Validate() error {
 	switch {
 	case c.NodeID == "":
 		return cfgErr("node-id", "must not be empty")
+	case strings.IndexFunc(c.NodeID, isControl) >= 0:
+		// It goes into HTTP headers (X-Lbhc-Node), logs and hook
+		// environments: CR/LF would inject headers or log lines.
+		return cfgErr("node-id", "%q must not contain control characters", c.NodeID)
 	case c.LeaseTTL <= 0:
 		return cfgErr("lease-ttl", "must be positive, got %s", c.LeaseTTL)
 	case c.RenewDeadline <= 0:

@@ -104,7 +104,11 @@ func etcdStartError(endpoints []string, op, key string, err error) error {
 	case errors.Is(err, rpctypes.ErrPermissionDenied):
 		return cfgErr("etcd-username", "not allowed to %s %q: grant the user a read-write role on the --etcd-prefix range: %v", op, key, err)
 	}
-	return fmt.Errorf("etcd: no endpoint of --etcd-endpoints (%s) answered: %w", strings.Join(endpoints, ","), err)
+	shown := make([]string, len(endpoints))
+	for i, e := range endpoints {
+		shown[i] = RedactURL(e)
+	}
+	return fmt.Errorf("etcd: no endpoint of --etcd-endpoints (%s) answered: %w", strings.Join(shown, ","), err)
 }
 
 // Changes is signalled when the leader key is deleted (released or expired)

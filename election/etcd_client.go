@@ -34,6 +34,26 @@ type EtcdClientConfig struct {
 	DialTimeout  time.Duration // > 0
 }
 
+// RedactURL hides the user information of a URL (user:password@) in
+// anything lbhc prints. It works on text that does not parse as a URL
+// too: everything between "://" and the last "@" of the authority goes.
+func RedactURL(s string) string {
+	i := strings.Index(s, "://")
+	if i < 0 {
+		i = -3
+	}
+	rest := s[i+3:]
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	at := strings.LastIndex(rest[:end], "@")
+	if at < 0 {
+		return s
+	}
+	return s[:i+3] + "xxxxx@" + rest[at+1:]
+}
+
 // ParseEtcdEndpoints splits a comma list of endpoint URLs and checks each.
 func ParseEtcdEndpoints(list string) ([]string, error) {
 	var out []string
@@ -44,7 +64,12 @@ func ParseEtcdEndpoints(list string) ([]string, error) {
 		}
 		u, err := url.Parse(e)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			return nil, cfgErr("etcd-endpoints", "%q is not an endpoint URL like http://10.0.0.5:2379 or https://etcd1:2379", e)
+			return nil, cfgErr("etcd-endpoints", "%q is not an endpoint URL like http://10.0.0.5:2379 or https://etcd1:2379", RedactURL(e))
+		}
+		if u.User != nil {
+			// The client would not use them, and a password in a flag
+			// shows in ps and shell history.
+			return nil, cfgErr("etcd-endpoints", "%q carries credentials: use --etcd-username and --etcd-password-file", RedactURL(e))
 		}
 		out = append(out, e)
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,10 +66,28 @@ func TestParseEtcdEndpoints(t *testing.T) {
 		{"etcd1:2379", nil, `invalid --etcd-endpoints: "etcd1:2379" is not an endpoint URL like http://10.0.0.5:2379 or https://etcd1:2379`},
 		{"http://a:1/v3", nil, `invalid --etcd-endpoints: "http://a:1/v3" is not an endpoint URL like http://10.0.0.5:2379 or https://etcd1:2379`},
 		{"http://", nil, `invalid --etcd-endpoints: "http://" is not an endpoint URL like http://10.0.0.5:2379 or https://etcd1:2379`},
+		{"https://root:s3cr3t@etcd1:2379", nil, `invalid --etcd-endpoints: "https://xxxxx@etcd1:2379" carries credentials: use --etcd-username and --etcd-password-file`},
+		{"http://a:2379,http://u:p@ss@b:2379", nil, `invalid --etcd-endpoints: "http://xxxxx@b:2379" carries credentials: use --etcd-username and --etcd-password-file`},
+		{"http://u:s3cr3t@b:2379/v3", nil, `invalid --etcd-endpoints: "http://xxxxx@b:2379/v3" is not an endpoint URL like http://10.0.0.5:2379 or https://etcd1:2379`},
+		{"u:s3cr3t@b:2379", nil, `invalid --etcd-endpoints: "xxxxx@b:2379" is not an endpoint URL like http://10.0.0.5:2379 or https://etcd1:2379`},
 	} {
 		got, err := ParseEtcdEndpoints(tc.in)
 		if !reflect.DeepEqual(got, tc.want) || errString(err) != tc.err {
 			t.Errorf("ParseEtcdEndpoints(%q) = %q, %q; want %q, %q", tc.in, got, errString(err), tc.want, tc.err)
+		}
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://a:2379":                 "http://a:2379",
+		"https://u:pw@a:2379":           "https://xxxxx@a:2379",
+		"https://u:p@w@a:2379/x?y=@z":   "https://xxxxx@a:2379/x?y=@z",
+		"u:pw@a:2379":                   "xxxxx@a:2379",
+		"http://a:2379/path@not-a-user": "http://a:2379/path@not-a-user",
+	} {
+		if got := RedactURL(in); got != want || strings.Contains(got, "pw") {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

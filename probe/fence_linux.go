@@ -4,6 +4,7 @@ package probe
 
 import (
 	"fmt"
+	"net/netip"
 	"runtime"
 	"time"
 	"unsafe"
@@ -80,9 +81,10 @@ func bpf(cmd int, attr unsafe.Pointer, size uintptr) (int, error) {
 	return int(r), nil
 }
 
-// newKernelFence creates the map and loads the program. It needs
-// CAP_BPF or CAP_SYS_ADMIN (lbhc runs as root or with them).
-func newKernelFence() (*kernelFence, error) {
+// newKernelFence creates the map and loads the program: the source filter
+// for allow (none when empty), then the deadline check. It needs CAP_BPF
+// or CAP_SYS_ADMIN (lbhc runs as root or with them).
+func newKernelFence(allow []netip.Prefix) (*kernelFence, error) {
 	mapAttr := struct {
 		mapType, keySize, valueSize, maxEntries, flags uint32
 	}{unix.BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0}
@@ -90,7 +92,7 @@ func newKernelFence() (*kernelFence, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bpf map create: %w", err)
 	}
-	prog := fenceProgram(mapFD)
+	prog := append(sourceFilter(allow), fenceProgram(mapFD)...)
 	license := []byte("GPL\x00")
 	logBuf := make([]byte, 4096)
 	progAttr := struct {
@@ -180,8 +182,8 @@ func (f *kernelFence) close() {
 }
 
 // loadFence loads the kernel fence for a Server.
-func loadFence() (deadlineFence, error) {
-	f, err := newKernelFence()
+func loadFence(allow []netip.Prefix) (deadlineFence, error) {
+	f, err := newKernelFence(allow)
 	if err != nil {
 		return nil, err
 	}

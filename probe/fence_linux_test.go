@@ -4,6 +4,7 @@ package probe
 
 import (
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -56,5 +57,53 @@ func TestFenceProgramShape(t *testing.T) {
 	// Both branches land on the drop block.
 	if 8+1+int(p[8].off) != 13 || 10+1+int(p[10].off) != 13 {
 		t.Fatal("branch offsets do not reach the drop block")
+	}
+}
+
+// With --probe-allow, the kernel fence drops other sources' SYNs: no
+// handshake at all, while the allowed source is answered.
+func TestKernelFenceSourceFilter(t *testing.T) {
+	itest.Root(t)
+	for _, tc := range []struct {
+		name  string
+		allow []netip.Prefix
+		addr  string
+		ok    []string
+		no    []string
+	}{
+		{"v4", []netip.Prefix{netip.MustParsePrefix("10.9.0.0/16"), netip.MustParsePrefix("127.0.0.2/32")}, "127.0.0.1",
+			[]string{"127.0.0.2"}, []string{"127.0.0.1", "127.0.0.3"}},
+		{"v4 range", []netip.Prefix{netip.MustParsePrefix("127.0.0.0/30")}, "127.0.0.1",
+			[]string{"127.0.0.2", "127.0.0.3"}, []string{"127.0.0.4"}},
+		{"v6 only", []netip.Prefix{netip.MustParsePrefix("::1/128")}, "::",
+			[]string{"::1"}, []string{"127.0.0.1"}},
+		{"v6 prefix", []netip.Prefix{netip.MustParsePrefix("::/127"), netip.MustParsePrefix("127.0.0.5/32")}, "::",
+			[]string{"::1", "127.0.0.5"}, []string{"127.0.0.6"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, addr := newServer(t, Config{Message: "ACTIVE", Address: tc.addr, Allow: tc.allow})
+			if !s.KernelFence() {
+				t.Fatal("kernel fence did not load as root")
+			}
+			if err := s.Lead(always, nil); err != nil {
+				t.Fatal(err)
+			}
+			_, port, _ := net.SplitHostPort(addr)
+			for _, src := range tc.ok {
+				dst := "127.0.0.1"
+				if net.ParseIP(src).To4() == nil {
+					dst = "::1"
+				}
+				if got := dialFrom(t, src, net.JoinHostPort(dst, port)); got != "ok:ACTIVE" {
+					t.Errorf("from %s: %q; want the answer", src, got)
+				}
+			}
+			for _, src := range tc.no {
+				if got := dialFrom(t, src, net.JoinHostPort("127.0.0.1", port)); got != "no handshake" {
+					t.Errorf("from %s: %q; want no handshake (dropped in the kernel)", src, got)
+				}
+			}
+			s.Follow()
+		})
 	}
 }

@@ -52,6 +52,10 @@ type Config struct {
 	// NoKernelFence disables the eBPF socket filter that drops probe
 	// packets in the kernel once the leadership deadline has passed.
 	NoKernelFence bool
+	// Allow lists the sources that may connect (--probe-allow); empty =
+	// any. The kernel fence drops other sources' packets; without it they
+	// are reset right after accept.
+	Allow []netip.Prefix
 }
 
 // deadlineFence enforces the leadership deadline below the process (the
@@ -170,11 +174,11 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Server, erro
 		}, []string{"port"}),
 		answered: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lbhc_probe_answers_total",
-			Help: "Probe connections answered, by port and result (healthy, standby, refused: accepted after leadership ended, evicted: dropped to make room).",
+			Help: "Probe connections answered, by port and result (healthy, standby, refused: accepted after leadership ended, evicted: dropped to make room, filtered: source not in --probe-allow).",
 		}, []string{"port", "result"}),
 	}
 	if cfg.Standby == StandbyClosed && !cfg.NoKernelFence {
-		f, err := loadFence()
+		f, err := loadFence(cfg.Allow)
 		if err != nil {
 			log.Info("kernel fence unavailable; a frozen process's kernel may complete a few probe handshakes (see --probe-backlog)", "err", err)
 		} else {
@@ -379,6 +383,13 @@ func (s *Server) acceptLoop(l net.Listener, port string) {
 			}
 			s.log.Warn("probe accept failed", "port", port, "err", err)
 			time.Sleep(5 * time.Millisecond) // e.g. EMFILE: do not spin
+			continue
+		}
+		if !allowedSource(s.cfg.Allow, c.RemoteAddr()) {
+			// Only without the kernel fence (or in 503 mode) does such a
+			// connection get this far.
+			s.answered.WithLabelValues(port, "filtered").Inc()
+			abort(c)
 			continue
 		}
 		s.conns.WithLabelValues(port).Inc()

@@ -72,9 +72,8 @@ func configErr(flag, format string, args ...any) error {
 }
 
 // ParseAddrs parses --vip values. Each value may hold several addresses
-// separated by commas. An address without a prefix length becomes a host
-// prefix (IPv4 /32, IPv6 /128); with one, the address bits are kept as given
-// (10.0.0.5/24 is the address 10.0.0.5 with a /24 mask, not 10.0.0.0/24).
+// separated by commas. Each is one host address: IPv4 /32, IPv6 /128 (an
+// explicit prefix length must be that one).
 func ParseAddrs(values []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	seen := map[netip.Addr]string{}
@@ -127,8 +126,11 @@ func parseAddr(s string) (netip.Prefix, error) {
 		return p, configErr("vip", "%q is a multicast address", s)
 	case a.IsLinkLocalUnicast():
 		return p, configErr("vip", "%q is a link-local address", s)
-	case p.Bits() == 0:
-		return p, configErr("vip", "%q: prefix length 0 is not allowed", s)
+	case p.Bits() != a.BitLen():
+		// A shorter prefix adds a connected route for the whole range on
+		// the VIP's interface, which shadows the real subnet (a /31 takes
+		// the neighbour's address with it).
+		return p, configErr("vip", "%q: a VIP is one address (/%d), not a range", s, a.BitLen())
 	}
 	return p, nil
 }

@@ -17,8 +17,8 @@ func TestParseAddrs(t *testing.T) {
 		{nil, nil},
 		{[]string{"10.0.0.5"}, []netip.Prefix{pfx("10.0.0.5/32")}},
 		{[]string{"2001:db8::5"}, []netip.Prefix{pfx("2001:db8::5/128")}},
-		{[]string{" 10.0.0.5 , 10.0.0.6", "", "2001:db8::5/64"}, []netip.Prefix{pfx("10.0.0.5/32"), pfx("10.0.0.6/32"), pfx("2001:db8::5/64")}},
-		{[]string{"10.0.0.5/24"}, []netip.Prefix{pfx("10.0.0.5/24")}}, // address bits kept
+		{[]string{" 10.0.0.5 , 10.0.0.6", "", "2001:db8::5/128"}, []netip.Prefix{pfx("10.0.0.5/32"), pfx("10.0.0.6/32"), pfx("2001:db8::5/128")}},
+		{[]string{"10.0.0.5/32"}, []netip.Prefix{pfx("10.0.0.5/32")}},
 	}
 	for _, tt := range tests {
 		got, err := ParseAddrs(tt.in)
@@ -40,7 +40,10 @@ func TestParseAddrsErrors(t *testing.T) {
 		{"224.0.0.18", `invalid --vip: "224.0.0.18" is a multicast address`},
 		{"169.254.1.1", `invalid --vip: "169.254.1.1" is a link-local address`},
 		{"fe80::1", `invalid --vip: "fe80::1" is a link-local address`},
-		{"10.0.0.5/0", `invalid --vip: "10.0.0.5/0": prefix length 0 is not allowed`},
+		{"10.0.0.5/0", `invalid --vip: "10.0.0.5/0": a VIP is one address (/32), not a range`},
+		{"10.0.0.4/31", `invalid --vip: "10.0.0.4/31": a VIP is one address (/32), not a range`},
+		{"10.0.0.5/24", `invalid --vip: "10.0.0.5/24": a VIP is one address (/32), not a range`},
+		{"2001:db8::5/64", `invalid --vip: "2001:db8::5/64": a VIP is one address (/128), not a range`},
 		{"10.0.0.5,10.0.0.5/32", `invalid --vip: 10.0.0.5 listed twice ("10.0.0.5" and "10.0.0.5/32")`},
 	}
 	for _, tt := range tests {

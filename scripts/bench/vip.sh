@@ -90,13 +90,16 @@ for a in 10.251.77.1 10.251.77.2; do
 done
 
 mkdir -p "$work/state"
+# State changes over TCP need the bearer token (issue 20).
+token=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+(umask 077 && printf '%s\n' "$token" >"$work/admin.token")
 # start_node NS NAME DIR [ARGS...]: start lbhc in NS, log to DIR/NAME.log; sets pid.
 start_node() {
 	local ns=$1 name=$2 dir=$3 iface
 	shift 3
 	iface=lbbe${ns#lbbn}
 	ip netns exec "$ns" "$lbhc" run --node-id "$name" --vip "$VIP" --vip-interface "$iface" \
-		--probe-port 26001 --admin-address 127.0.0.1:9102 --log-format json \
+		--probe-port 26001 --admin-address 127.0.0.1:9102 --admin-token-file "$work/admin.token" --log-format json \
 		--state-dir "$(mktemp -d "$work/state/XXXX")" "$@" 2>>"$dir/$name.log" &
 	pid=$!
 	pids+=("$pid")
@@ -158,7 +161,7 @@ for ((i = 1; i <= CYCLES; i++)); do
 	watch "$dir" gap.json gap
 	sleep 0.2
 	date +%s%N >"$dir/switch_ns"
-	ip netns exec "$cur" curl -s -m 5 -X POST http://127.0.0.1:9102/switchover >"$dir/switchover.out"
+	ip netns exec "$cur" curl -s -m 5 -X POST -H "Authorization: Bearer $token" http://127.0.0.1:9102/switchover >"$dir/switchover.out"
 	wait "$wpid" || die "cycle $i: no outage-and-back seen (see $dir)"
 	wait_role "$other" leader
 	cp "$sdir/n${cur#lbbn}.log" "$dir/from.log"
