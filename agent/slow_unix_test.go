@@ -107,7 +107,8 @@ func TestSlowPromotionLoopAnswers(t *testing.T) {
 	}
 
 	start := time.Now()
-	resp, err = http.Post(base+"/switchover", "", nil)
+	// State changes go through the admin socket (TCP POSTs need a token).
+	resp, err = unixClient(filepath.Join(h.a.cfg.StateDir, "admin.sock")).Post("http://lbhc/switchover", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
