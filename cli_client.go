@@ -73,7 +73,11 @@ func printStatus(w io.Writer, s agent.Status) {
 	if s.Probe.Listening {
 		listening = "open"
 	}
-	fmt.Fprintf(w, "probe: %s %v %s, last probe %s ago\n", s.Probe.Protocol, s.Probe.Ports, listening, s.Probe.SinceLastProbe)
+	last := "no probe yet"
+	if s.Probe.SinceLastProbe != "" {
+		last = "last probe " + s.Probe.SinceLastProbe + " ago"
+	}
+	fmt.Fprintf(w, "probe: %s %v %s, %s\n", s.Probe.Protocol, s.Probe.Ports, listening, last)
 	if s.LeaseDeadlineMS > 0 {
 		fmt.Fprintf(w, "lease: valid for %s unless renewed\n", (time.Duration(s.LeaseDeadlineMS) * time.Millisecond).String())
 	}

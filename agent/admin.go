@@ -44,10 +44,12 @@ type Status struct {
 
 // ProbeStatus is the probe part of /status.
 type ProbeStatus struct {
-	Protocol       string `json:"protocol"`
-	Ports          []int  `json:"ports"`
-	Listening      bool   `json:"listening"`
-	KernelFence    bool   `json:"kernel_fence"`
+	Protocol    string `json:"protocol"`
+	Ports       []int  `json:"ports"`
+	Listening   bool   `json:"listening"`
+	KernelFence bool   `json:"kernel_fence"`
+	// SinceLastProbe is the time since the last probe connection was
+	// accepted, e.g. "1.2s"; "" when no probe came since lbhc started.
 	SinceLastProbe string `json:"since_last_probe"`
 }
 
@@ -80,8 +82,10 @@ func (a *Agent) Snapshot() Status {
 	}
 	s.Healthy = a.p.Health == nil || a.p.Health.Healthy()
 	s.Probe = ProbeStatus{Protocol: a.cfg.ProbeProtocol, Ports: a.cfg.ProbePorts, Listening: a.p.Probe.Listening(),
-		KernelFence:    a.p.Probe.KernelFence(),
-		SinceLastProbe: a.p.Probe.SinceLastProbe().Round(time.Millisecond).String()}
+		KernelFence: a.p.Probe.KernelFence()}
+	if a.p.Probe.Probed() {
+		s.Probe.SinceLastProbe = a.p.Probe.SinceLastProbe().Round(time.Millisecond).String()
+	}
 	if a.p.VIPs != nil {
 		s.VIPs = a.p.VIPs.Status()
 	}

@@ -37,6 +37,7 @@ type Prober interface {
 	Listening() bool
 	KernelFence() bool
 	SinceLastProbe() time.Duration
+	Probed() bool // any probe accepted yet
 }
 
 // Addresses owns the VIPs (vip.Manager).

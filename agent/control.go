@@ -131,8 +131,13 @@ func (a *Agent) maxAcquireDelay() time.Duration {
 	return time.Duration(a.cfg.Priority-1) * a.cfg.PriorityStep
 }
 
+// termNow is the term a role change outside a grant is logged with: the
+// newest term this node knows, its own last grant's or the one it last
+// observed in the lease (as /status shows it). a.term alone is only set
+// when this node is granted, so a follower that never led would log 0.
 func (a *Agent) termNow() uint64 {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.term
+	t := a.term
+	a.mu.Unlock()
+	return max(t, a.p.Engine.Status().Term)
 }
