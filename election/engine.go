@@ -119,12 +119,17 @@ type Engine struct {
 	eligible     atomic.Bool
 	acquireDelay atomic.Int64 // time.Duration
 	freeSince    time.Time    // loop goroutine only: when the lease was first seen free
+	announceSeq  uint64       // loop goroutine only: sequence of roster announcements
 
 	mu        sync.Mutex
 	lease     *Lease
 	observed  State
 	lastErr   string
 	sitOutTil time.Time
+	// Roster observations while leading (roster.go), for switchover.
+	rosterLease *Lease
+	rosterSince time.Time
+	roster      map[string]*rosterSeen
 }
 
 // NewEngine validates cfg and returns an engine over b.
@@ -345,6 +350,10 @@ func (e *Engine) followerStep(ctx context.Context, next time.Time, wake <-chan s
 		}
 		return retry, nil
 	}
+	// Campaigning: let a leader see that this node could take over.
+	if !e.announce(ctx) {
+		return next, ctx.Err()
+	}
 	if delay := time.Duration(e.acquireDelay.Load()); delay > 0 {
 		free, ok := e.peek(ctx)
 		if !ok {
@@ -468,6 +477,9 @@ func (e *Engine) leaderStep(ctx context.Context, l *Lease, next time.Time) (time
 		e.lastErr = ""
 	}
 	e.mu.Unlock()
+	if !stale {
+		e.observeRoster(ctx, l, fence.C())
+	}
 	return next, nil
 }
 
