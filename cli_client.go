@@ -36,17 +36,9 @@ func statusCommand() *cli.Command {
 		Usage: "show this node's role, the leader and the term (exits 1 if the agent is unreachable)",
 		Flags: append(clientFlags(), &cli.BoolFlag{Name: "json", Usage: "print the raw /status document"}),
 		Action: func(c *cli.Context) error {
-			ctx, cancel := context.WithTimeout(c.Context, min(c.Duration("timeout"), 5*time.Second))
-			defer cancel()
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, adminURL(c, "/status"), nil)
-			resp, err := http.DefaultClient.Do(req)
+			body, err := getStatus(c)
 			if err != nil {
-				return fmt.Errorf("agent unreachable at %s: %w", c.String("admin-address"), err)
-			}
-			defer resp.Body.Close()
-			body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-			if err != nil || resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("agent at %s answered %s: %v", c.String("admin-address"), resp.Status, err)
+				return err
 			}
 			if c.Bool("json") {
 				_, err := c.App.Writer.Write(body)
@@ -60,6 +52,23 @@ func statusCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// getStatus fetches the agent's /status document.
+func getStatus(c *cli.Context) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(c.Context, min(c.Duration("timeout"), 5*time.Second))
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, adminURL(c, "/status"), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("agent unreachable at %s: %w", c.String("admin-address"), err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("agent at %s answered %s: %v", c.String("admin-address"), resp.Status, err)
+	}
+	return body, nil
 }
 
 func printStatus(w io.Writer, s agent.Status) {
@@ -109,6 +118,16 @@ func controlCommand(op, usage string) *cli.Command {
 			if err != nil {
 				return err
 			}
+			if op == "switchover" {
+				// Say what is about to happen before it does (stderr: the
+				// result stays the one line on stdout).
+				var s agent.Status
+				if body, err := getStatus(c); err == nil && json.Unmarshal(body, &s) == nil {
+					if plan := agent.SwitchoverPlan(s); plan != "" {
+						fmt.Fprintln(c.App.ErrWriter, plan)
+					}
+				}
+			}
 			ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
 			defer cancel()
 			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, adminURL(c, "/"+op), nil)
@@ -125,7 +144,7 @@ func controlCommand(op, usage string) *cli.Command {
 				return fmt.Errorf("%s: agent answered %s", op, resp.Status)
 			}
 			if !r.OK {
-				return fmt.Errorf("%s failed: %s", op, r.Message)
+				return fmt.Errorf("%s: %s", op, r.Message)
 			}
 			fmt.Fprintln(c.App.Writer, r.Message)
 			return nil

@@ -38,8 +38,10 @@ type Status struct {
 	LastChange      time.Time        `json:"last_change,omitzero"`
 	LastReason      string           `json:"last_reason,omitempty"`
 	BackendError    string           `json:"backend_error,omitempty"`
-	Timing          Timing           `json:"timing"`
-	Version         string           `json:"version"`
+	// Candidates: who could take over from this leader (leaders only).
+	Candidates *CandidatesStatus `json:"candidates,omitempty"`
+	Timing     Timing            `json:"timing"`
+	Version    string            `json:"version"`
 }
 
 // ProbeStatus is the probe part of /status.
@@ -77,6 +79,7 @@ func (a *Agent) Snapshot() Status {
 	if s.Role == RoleLeader && l.Valid() {
 		s.Leader = a.cfg.NodeID
 		s.LeaseDeadlineMS = time.Until(l.Deadline()).Milliseconds()
+		s.Candidates = candidatesStatus(a.p.Engine.Candidates())
 	} else if s.Role != RoleLeader && es.Term > s.Term {
 		s.Term = es.Term
 	}
@@ -163,8 +166,16 @@ type CommandResult struct {
 }
 
 func (a *Agent) serveCommand(w http.ResponseWriter, r *http.Request, op string) {
-	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.ShutdownTimeout+5*time.Second)
+	// Room for the demote, a switchover's roster check (up to about four
+	// retry periods) and its sit-out.
+	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.ShutdownTimeout+5*time.Second+4*a.cfg.Timing.RetryPeriod)
 	defer cancel()
+	if op == "switchover" {
+		if msg := a.switchoverCheck(ctx); msg != "" {
+			writeJSON(w, http.StatusConflict, CommandResult{Message: msg})
+			return
+		}
+	}
 	res := a.do(ctx, op)
 	if op != "switchover" || res.status != 202 {
 		writeJSON(w, res.status, CommandResult{OK: res.status < 300, Message: res.msg})

@@ -86,9 +86,7 @@ func (a *Agent) handleCommand(ctx context.Context, c command) result {
 		if a.currentRole() != RoleLeader {
 			return result{status: 409, msg: "this node does not lead; run switchover on the leader"}
 		}
-		// Sit out long enough for a follower to see the release (one retry
-		// period) and for a delayed, lower-priority follower to act.
-		sitOut := 2*a.cfg.Timing.RetryPeriod + a.maxAcquireDelay() + time.Second
+		sitOut := a.switchoverSitOut()
 		dctx, cancel := context.WithTimeout(ctx, a.cfg.ShutdownTimeout)
 		defer cancel()
 		a.demote(dctx, "switchover requested", sitOut)
