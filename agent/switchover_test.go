@@ -44,8 +44,8 @@ func TestSwitchoverRefusalAndPlanMessages(t *testing.T) {
 		{leader("dynamodb", &CandidatesStatus{}),
 			"switchover: the dynamodb backend cannot show a which other nodes campaign, so it releases the lease and closes its probe; if no other node takes over within the sit-out, a leads again and this command fails"},
 		{leader("file", &CandidatesStatus{Supported: true, Known: true, Window: "6s"}), ""}, // the agent refuses
-		{leader("none", &CandidatesStatus{}), ""},                                            // the agent refuses
-		{Status{NodeID: "a", Role: RoleFollower, Election: "file"}, ""},                      // the agent answers "does not lead"
+		{leader("none", &CandidatesStatus{}), ""},                                           // the agent refuses
+		{Status{NodeID: "a", Role: RoleFollower, Election: "file"}, ""},                     // the agent answers "does not lead"
 	}
 	for _, tc := range plans {
 		if got := SwitchoverPlan(tc.s); got != tc.want {
