@@ -90,6 +90,9 @@ func printStatus(w io.Writer, s agent.Status) {
 	if s.LeaseDeadlineMS > 0 {
 		fmt.Fprintf(w, "lease: valid for %s unless renewed\n", (time.Duration(s.LeaseDeadlineMS) * time.Millisecond).String())
 	}
+	if line := candidatesLine(s.Candidates); line != "" {
+		fmt.Fprintln(w, line)
+	}
 	fmt.Fprintf(w, "healthy: %t, standby: %t, campaigning: %t, priority: %d\n", s.Healthy, s.Standby, s.Campaigning, s.Priority)
 	for _, v := range s.VIPs {
 		fmt.Fprintf(w, "vip %s on %s: present=%t\n", v.Addr, v.Interface, v.Present)
@@ -106,6 +109,19 @@ func printStatus(w io.Writer, s agent.Status) {
 	if s.LastReason != "" {
 		fmt.Fprintf(w, "last change: %s (%s)\n", s.LastReason, s.LastChange.Format(time.RFC3339))
 	}
+}
+
+// candidatesLine tells a leader's operator who could take over.
+func candidatesLine(c *agent.CandidatesStatus) string {
+	switch {
+	case c == nil || !c.Supported:
+		return ""
+	case c.Known && len(c.Nodes) == 0:
+		return "can take over: nobody (no other node campaigned in the last " + c.Window + ")"
+	case c.Known:
+		return "can take over: " + strings.Join(c.Nodes, ", ")
+	}
+	return "can take over: not known yet (watching the other nodes for " + c.Window + ")"
 }
 
 func controlCommand(op, usage string) *cli.Command {

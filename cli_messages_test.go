@@ -120,6 +120,24 @@ func TestLogDurationsAreStrings(t *testing.T) {
 	}
 }
 
+func TestStatusCandidatesLine(t *testing.T) {
+	tests := []struct {
+		c    *agent.CandidatesStatus
+		want string
+	}{
+		{nil, ""},
+		{&agent.CandidatesStatus{}, ""},
+		{&agent.CandidatesStatus{Supported: true, Known: true, Nodes: []string{"b", "c"}, Window: "6s"}, "can take over: b, c"},
+		{&agent.CandidatesStatus{Supported: true, Known: true, Window: "6s"}, "can take over: nobody (no other node campaigned in the last 6s)"},
+		{&agent.CandidatesStatus{Supported: true, Window: "6s"}, "can take over: not known yet (watching the other nodes for 6s)"},
+	}
+	for _, tc := range tests {
+		if got := candidatesLine(tc.c); got != tc.want {
+			t.Errorf("candidatesLine(%+v)\n got  %q\n want %q", tc.c, got, tc.want)
+		}
+	}
+}
+
 // lbhc status tells "no probe yet" from a probe some time ago.
 func TestStatusProbeLine(t *testing.T) {
 	tests := []struct {
