@@ -19,6 +19,7 @@ var (
 	reFlagBool  = regexp.MustCompile(`^invalid boolean value "(.*)" for -([\w.-]+): (.*)$`)
 	reEnvValue  = regexp.MustCompile(`^could not parse "(.*)" as .* value from environment variable "(\w+)" for flag ([\w.-]+): (.*)$`)
 	reUndefined = regexp.MustCompile(`^flag provided but not defined: -([\w.-]+)$`)
+	reNoValue   = regexp.MustCompile(`^flag needs an argument: -([\w.-]+)$`)
 )
 
 // flagParseError turns a flag parse error of cmd into a usageError naming
@@ -33,6 +34,9 @@ func flagParseError(cmd *cli.Command, err error) error {
 	}
 	if m := reEnvValue.FindStringSubmatch(msg); m != nil {
 		return &usageError{flag: m[3] + " (from $" + m[2] + ")", msg: valueHint(findFlag(cmd, m[3]), m[1], m[4])}
+	}
+	if m := reNoValue.FindStringSubmatch(msg); m != nil {
+		return flagErr(m[1], "needs a value%s", valueExample(findFlag(cmd, m[1]), m[1]))
 	}
 	if m := reUndefined.FindStringSubmatch(msg); m != nil {
 		return &usageError{msg: unknownFlag(cmd, m[1])}
@@ -67,6 +71,20 @@ func valueHint(f cli.Flag, value, detail string) string {
 		return fmt.Sprintf("%q is not a number, e.g. \"0.5\"", value)
 	}
 	return fmt.Sprintf("%q: %s", value, detail)
+}
+
+// valueExample shows a valid use of a flag of f's type, e.g.
+// ", e.g. --lease-ttl 15s"; "" when the type has no obvious example.
+func valueExample(f cli.Flag, name string) string {
+	switch f.(type) {
+	case *cli.DurationFlag:
+		return ", e.g. --" + name + " 15s"
+	case *cli.IntSliceFlag:
+		return ", e.g. --" + name + " 26001,26002"
+	case *cli.IntFlag, *cli.Int64Flag, *cli.UintFlag, *cli.Uint64Flag:
+		return ", e.g. --" + name + " 3"
+	}
+	return ""
 }
 
 func findFlag(cmd *cli.Command, name string) cli.Flag {
