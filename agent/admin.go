@@ -166,12 +166,10 @@ type CommandResult struct {
 }
 
 func (a *Agent) serveCommand(w http.ResponseWriter, r *http.Request, op string) {
-	// Room for the demote, a switchover's roster check (up to about four
-	// retry periods) and its sit-out.
-	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.ShutdownTimeout+5*time.Second+4*a.cfg.Timing.RetryPeriod)
+	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.ShutdownTimeout+5*time.Second)
 	defer cancel()
 	if op == "switchover" {
-		if msg := a.switchoverCheck(ctx); msg != "" {
+		if msg := a.switchoverCheck(); msg != "" {
 			writeJSON(w, http.StatusConflict, CommandResult{Message: msg})
 			return
 		}

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -45,27 +44,15 @@ func switchoverRefusal(backend string, c election.Candidates) string {
 	return ""
 }
 
-// switchoverCheck runs on the admin request's goroutine, not the loop: a
-// leader that has not yet watched the roster for a full window waits
-// until it has (the probe stays open meanwhile), then refuses when nobody
-// could take over.
-func (a *Agent) switchoverCheck(ctx context.Context) string {
+// switchoverCheck refuses a switchover when the leader knows that nobody
+// could take over. It does not wait to find out: a node that has watched
+// the roster for less than a window proceeds (and the CLI said so), so a
+// switchover never gets slower.
+func (a *Agent) switchoverCheck() string {
 	if a.currentRole() != RoleLeader {
 		return "" // the loop answers "this node does not lead"
 	}
-	c := a.p.Engine.Candidates()
-	for c.Supported && !c.Known && c.KnownIn > 0 {
-		select {
-		case <-ctx.Done():
-			return ""
-		case <-time.After(c.KnownIn + 10*time.Millisecond):
-		}
-		if a.currentRole() != RoleLeader {
-			return ""
-		}
-		c = a.p.Engine.Candidates()
-	}
-	return switchoverRefusal(a.cfg.Election, c)
+	return switchoverRefusal(a.cfg.Election, a.p.Engine.Candidates())
 }
 
 // switchoverSitOut is how long the old leader stays out after releasing:
@@ -93,8 +80,9 @@ func SwitchoverPlan(s Status) string {
 		return fmt.Sprintf("switchover: %s releases the lease; campaigning and able to take over: %s",
 			s.NodeID, strings.Join(c.Nodes, ", "))
 	case c.Supported:
-		return fmt.Sprintf("switchover: %s has not yet watched the other nodes for %s; it finds out "+
-			"(still leading) before it releases the lease", s.NodeID, c.Window)
+		return fmt.Sprintf("switchover: %s has watched the other nodes for less than %s and cannot tell "+
+			"whether one can take over; it releases the lease and closes its probe, and if no other node "+
+			"takes over within the sit-out, %s leads again and this command fails", s.NodeID, c.Window, s.NodeID)
 	}
 	return fmt.Sprintf("switchover: the %s backend cannot show %s which other nodes campaign, so it "+
 		"releases the lease and closes its probe; if no other node takes over within the sit-out, "+

@@ -40,7 +40,7 @@ func TestSwitchoverRefusalAndPlanMessages(t *testing.T) {
 		{leader("file", &CandidatesStatus{Supported: true, Known: true, Nodes: []string{"b", "c"}, Window: "6s"}),
 			"switchover: a releases the lease; campaigning and able to take over: b, c"},
 		{leader("file", &CandidatesStatus{Supported: true, Window: "6s"}),
-			"switchover: a has not yet watched the other nodes for 6s; it finds out (still leading) before it releases the lease"},
+			"switchover: a has watched the other nodes for less than 6s and cannot tell whether one can take over; it releases the lease and closes its probe, and if no other node takes over within the sit-out, a leads again and this command fails"},
 		{leader("dynamodb", &CandidatesStatus{}),
 			"switchover: the dynamodb backend cannot show a which other nodes campaign, so it releases the lease and closes its probe; if no other node takes over within the sit-out, a leads again and this command fails"},
 		{leader("file", &CandidatesStatus{Supported: true, Known: true, Window: "6s"}), ""}, // the agent refuses
@@ -75,6 +75,13 @@ func TestSwitchoverRefusesWhenNobodyCanTakeOver(t *testing.T) {
 	r := &recorder{}
 	a := newHarness(t, store, Config{NodeID: "a"}, &fakeVIPs{r: r}, nil, nil)
 	a.waitRole(RoleLeader, 2*time.Second)
+	// Refusing needs a full window of watching (3 retry periods).
+	for end := time.Now().Add(2 * time.Second); !a.a.Snapshot().Candidates.Known; {
+		if time.Now().After(end) {
+			t.Fatalf("leader never knew its candidates: %+v", a.a.Snapshot().Candidates)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	r.reset()
 	code, res := postCommand(t, a, "switchover")
 	if code != http.StatusConflict || res.OK || res.Message != "refused: no other node has campaigned in the last 300ms (are they down, in standby or sitting out?); still leading" {

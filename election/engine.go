@@ -126,9 +126,8 @@ type Engine struct {
 	observed  State
 	lastErr   string
 	sitOutTil time.Time
-	// Roster observations while leading (roster.go), for switchover.
-	rosterLease *Lease
-	rosterSince time.Time
+	// Roster observations (roster.go), for switchover.
+	rosterSince time.Time // first successful roster read
 	roster      map[string]*rosterSeen
 }
 
@@ -345,15 +344,18 @@ func (e *Engine) followerStep(ctx context.Context, next time.Time, wake <-chan s
 		if _, ok := e.peek(ctx); !ok {
 			return next, ctx.Err()
 		}
+		e.observeRoster(ctx, nil)
 		if now.Before(sitOut) && sitOut.Before(retry) {
 			return sitOut, nil
 		}
 		return retry, nil
 	}
-	// Campaigning: let a leader see that this node could take over.
+	// Campaigning: let a leader see that this node could take over, and
+	// keep watching who else does, should this node be elected.
 	if !e.announce(ctx) {
 		return next, ctx.Err()
 	}
+	e.observeRoster(ctx, nil)
 	if delay := time.Duration(e.acquireDelay.Load()); delay > 0 {
 		free, ok := e.peek(ctx)
 		if !ok {
@@ -478,7 +480,7 @@ func (e *Engine) leaderStep(ctx context.Context, l *Lease, next time.Time) (time
 	}
 	e.mu.Unlock()
 	if !stale {
-		e.observeRoster(ctx, l, fence.C())
+		e.observeRoster(ctx, fence.C())
 	}
 	return next, nil
 }

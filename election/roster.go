@@ -50,8 +50,8 @@ func (b casRosterBackend) Members(ctx context.Context) ([]Announcement, error) {
 type Candidates struct {
 	// Supported: the backend keeps a roster (file and memory stores).
 	Supported bool
-	// Known: this node has watched the roster for a full window while
-	// leading, so an empty Nodes means nobody campaigns.
+	// Known: this node leads and has watched the roster for a full window
+	// (as follower or leader), so an empty Nodes means nobody campaigns.
 	Known bool
 	// KnownIn, when Supported and not Known, is how long until it is.
 	KnownIn time.Duration
@@ -92,9 +92,11 @@ func (e *Engine) announce(ctx context.Context) bool {
 	return ok
 }
 
-// observeRoster reads the roster while leading and notes whose sequence
-// changed. fence aborts the read at the leadership deadline.
-func (e *Engine) observeRoster(ctx context.Context, l *Lease, fence <-chan time.Time) {
+// observeRoster reads the roster and notes whose sequence changed. Every
+// node does, leader or follower, so a node that is elected already knows
+// who campaigns. fence (nil for followers) aborts the read at the
+// leadership deadline.
+func (e *Engine) observeRoster(ctx context.Context, fence <-chan time.Time) {
 	r, ok := e.b.(Roster)
 	if !ok {
 		return
@@ -115,8 +117,8 @@ func (e *Engine) observeRoster(ctx context.Context, l *Lease, fence <-chan time.
 	now := e.clock.Now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.rosterLease != l {
-		e.rosterLease, e.rosterSince, e.roster = l, now, map[string]*rosterSeen{}
+	if e.roster == nil {
+		e.rosterSince, e.roster = now, map[string]*rosterSeen{}
 	}
 	for _, m := range members {
 		if m.Node == e.cfg.NodeID {
@@ -133,7 +135,7 @@ func (e *Engine) observeRoster(ctx context.Context, l *Lease, fence <-chan time.
 }
 
 // Candidates reports the other nodes this leader has seen campaigning
-// recently. Followers know nothing here (Known false).
+// recently. A follower's answer is never Known: only a leader can hand over.
 func (e *Engine) Candidates() Candidates {
 	_, supported := e.b.(Roster)
 	c := Candidates{Supported: supported, Window: e.rosterWindow()}
@@ -143,7 +145,7 @@ func (e *Engine) Candidates() Candidates {
 	now := e.clock.Now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.lease == nil || e.rosterLease != e.lease {
+	if e.lease == nil || e.roster == nil {
 		c.KnownIn = c.Window + e.cfg.RetryPeriod
 		return c
 	}
