@@ -64,17 +64,9 @@ func statusCommand() *cli.Command {
 		Usage: "show this node's role, the leader and the term (exits 1 if the agent is unreachable)",
 		Flags: append(clientFlags(), &cli.BoolFlag{Name: "json", Usage: "print the raw /status document"}),
 		Action: func(c *cli.Context) error {
-			ctx, cancel := context.WithTimeout(c.Context, min(c.Duration("timeout"), 5*time.Second))
-			defer cancel()
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, adminURL(c, "/status"), nil)
-			resp, err := adminClient(c).Do(req)
+			body, err := getStatus(c)
 			if err != nil {
-				return fmt.Errorf("agent unreachable at %s: %w", adminTarget(c), err)
-			}
-			defer resp.Body.Close()
-			body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-			if err != nil || resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("agent at %s answered %s: %v", adminTarget(c), resp.Status, err)
+				return err
 			}
 			if c.Bool("json") {
 				_, err := c.App.Writer.Write(body)
@@ -90,6 +82,23 @@ func statusCommand() *cli.Command {
 	}
 }
 
+// getStatus fetches the agent's /status document.
+func getStatus(c *cli.Context) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(c.Context, min(c.Duration("timeout"), 5*time.Second))
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, adminURL(c, "/status"), nil)
+	resp, err := adminClient(c).Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("agent unreachable at %s: %w", adminTarget(c), err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("agent at %s answered %s: %v", adminTarget(c), resp.Status, err)
+	}
+	return body, nil
+}
+
 func printStatus(w io.Writer, s agent.Status) {
 	leader := s.Leader
 	if leader == "" {
@@ -101,9 +110,16 @@ func printStatus(w io.Writer, s agent.Status) {
 	if s.Probe.Listening {
 		listening = "open"
 	}
-	fmt.Fprintf(w, "probe: %s %v %s, last probe %s ago\n", s.Probe.Protocol, s.Probe.Ports, listening, s.Probe.SinceLastProbe)
+	last := "no probe yet"
+	if s.Probe.SinceLastProbe != "" {
+		last = "last probe " + s.Probe.SinceLastProbe + " ago"
+	}
+	fmt.Fprintf(w, "probe: %s %v %s, %s\n", s.Probe.Protocol, s.Probe.Ports, listening, last)
 	if s.LeaseDeadlineMS > 0 {
 		fmt.Fprintf(w, "lease: valid for %s unless renewed\n", (time.Duration(s.LeaseDeadlineMS) * time.Millisecond).String())
+	}
+	if line := candidatesLine(s.Candidates); line != "" {
+		fmt.Fprintln(w, line)
 	}
 	fmt.Fprintf(w, "healthy: %t, standby: %t, campaigning: %t, priority: %d\n", s.Healthy, s.Standby, s.Campaigning, s.Priority)
 	for _, v := range s.VIPs {
@@ -123,6 +139,19 @@ func printStatus(w io.Writer, s agent.Status) {
 	}
 }
 
+// candidatesLine tells a leader's operator who could take over.
+func candidatesLine(c *agent.CandidatesStatus) string {
+	switch {
+	case c == nil || !c.Supported:
+		return ""
+	case c.Known && len(c.Nodes) == 0:
+		return "can take over: nobody (no other node campaigned in the last " + c.Window + ")"
+	case c.Known:
+		return "can take over: " + strings.Join(c.Nodes, ", ")
+	}
+	return "can take over: not known yet (watching the other nodes for " + c.Window + ")"
+}
+
 func controlCommand(op, usage string) *cli.Command {
 	return &cli.Command{
 		Name:  op,
@@ -132,6 +161,16 @@ func controlCommand(op, usage string) *cli.Command {
 			token, err := readToken(c.String("admin-token-file"))
 			if err != nil {
 				return err
+			}
+			if op == "switchover" {
+				// Say what is about to happen before it does (stderr: the
+				// result stays the one line on stdout).
+				var s agent.Status
+				if body, err := getStatus(c); err == nil && json.Unmarshal(body, &s) == nil {
+					if plan := agent.SwitchoverPlan(s); plan != "" {
+						fmt.Fprintln(c.App.ErrWriter, plan)
+					}
+				}
 			}
 			ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
 			defer cancel()
@@ -151,7 +190,7 @@ func controlCommand(op, usage string) *cli.Command {
 				return fmt.Errorf("%s: agent answered %s: %s", op, resp.Status, strings.TrimSpace(string(body)))
 			}
 			if !r.OK {
-				return fmt.Errorf("%s failed: %s", op, r.Message)
+				return fmt.Errorf("%s: %s", op, r.Message)
 			}
 			fmt.Fprintln(c.App.Writer, r.Message)
 			return nil

@@ -67,6 +67,9 @@ func defaultStateDir() string {
 	return filepath.Join(os.TempDir(), "lbhc-"+strconv.Itoa(os.Getuid()))
 }
 
+// stateDirDefaultText is defaultStateDir in words, for help and the README.
+const stateDirDefaultText = "/var/lib/lbhc (root), else ~/.local/state/lbhc"
+
 func defaultNodeID() string {
 	h, err := os.Hostname()
 	if err != nil {
@@ -77,7 +80,7 @@ func defaultNodeID() string {
 
 func coreFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "node-id", Value: defaultNodeID(), EnvVars: envs("node-id"), Usage: "this node's unique name in the group (default: hostname)"},
+		&cli.StringFlag{Name: "node-id", Value: defaultNodeID(), DefaultText: "hostname", EnvVars: envs("node-id"), Usage: "this node's unique name in the group"},
 		&cli.StringFlag{Name: "election", Value: "file", EnvVars: envs("election"), Usage: "lease backend: " + backendNames()},
 		&cli.StringFlag{Name: "lease-name", Value: "lbhc", EnvVars: envs("lease-name"), Usage: "name of the group's lease (blob, item key, etcd key, file name)"},
 		&cli.StringFlag{Name: "lease-file", EnvVars: envs("lease-file"), Usage: "file backend: lease record path (default: <state-dir>/<lease-name>.lease)"},
@@ -96,13 +99,13 @@ func coreFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "probe-idle-timeout", EnvVars: envs("probe-idle-timeout"), Usage: "leader without any probe for this long: warn (0 = off)"},
 		&cli.StringFlag{Name: "probe-idle-action", Value: "warn", EnvVars: envs("probe-idle-action"), Usage: "warn or demote when --probe-idle-timeout passes"},
 		&cli.IntFlag{Name: "priority", Value: 1, EnvVars: envs("priority"), Usage: "1 is the best; a node of priority p waits (p-1) x --priority-step before taking a free lease"},
-		&cli.DurationFlag{Name: "priority-step", EnvVars: envs("priority-step"), Usage: "acquire delay per priority level (default: retry-period + 500ms)"},
+		&cli.DurationFlag{Name: "priority-step", DefaultText: "retry-period + 500ms", EnvVars: envs("priority-step"), Usage: "acquire delay per priority level"},
 		&cli.StringFlag{Name: "cloud-failure-policy", Value: "demote", EnvVars: envs("cloud-failure-policy"), Usage: "a cloud action failing after its retries: demote (undo, release, back off) or continue"},
 		&cli.DurationFlag{Name: "cloud-monitor-interval", Value: 10 * time.Second, EnvVars: envs("cloud-monitor-interval"), Usage: "how often the leader verifies and repairs cloud state"},
 		&cli.StringFlag{Name: "admin-address", Value: "127.0.0.1:9102", EnvVars: envs("admin-address"), Usage: "admin API: /status, /metrics, /healthz, POST /switchover|/standby|/resume"},
 		&cli.StringFlag{Name: "admin-token-file", EnvVars: envs("admin-token-file"), Usage: "file with a bearer token; without it POSTs are accepted from loopback only"},
-		&cli.StringFlag{Name: "state-dir", Value: defaultStateDir(), EnvVars: envs("state-dir"), Usage: "node state (standby flag, default lease file)"},
-		&cli.DurationFlag{Name: "shutdown-timeout", EnvVars: envs("shutdown-timeout"), Usage: "one budget for the whole demotion at SIGTERM (and for every other demotion): cancel a running promotion, demote steps, VIP removal, lease release; 1/4 is kept for the release, slow steps are cut (default: renew-deadline)"},
+		&cli.StringFlag{Name: "state-dir", Value: defaultStateDir(), DefaultText: stateDirDefaultText, EnvVars: envs("state-dir"), Usage: "node state (standby flag, default lease file)"},
+		&cli.DurationFlag{Name: "shutdown-timeout", DefaultText: "renew-deadline", EnvVars: envs("shutdown-timeout"), Usage: "one budget for the whole demotion at SIGTERM (and for every other demotion): cancel a running promotion, demote steps, VIP removal, lease release; 1/4 is kept for the release, slow steps are cut"},
 		&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: envs("log-format"), Usage: "text or json"},
 		&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: envs("log-level"), Usage: "debug, info, warn or error"},
 	}
@@ -125,7 +128,7 @@ func newLogger(c *cli.Context, w io.Writer) (*slog.Logger, error) {
 	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
 		return nil, flagErr("log-level", "%q is not one of debug, info, warn, error", c.String("log-level"))
 	}
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: durationAttr}
 	switch c.String("log-format") {
 	case "text":
 		return slog.New(slog.NewTextHandler(w, opts)), nil
@@ -133,6 +136,16 @@ func newLogger(c *cli.Context, w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, flagErr("log-format", "%q is not text or json", c.String("log-format"))
+}
+
+// durationAttr renders time.Duration attributes as "5s" rather than as
+// nanosecond integers (what slog's JSON handler writes by default), so JSON
+// and text logs read alike.
+func durationAttr(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.String(a.Key, a.Value.Duration().String())
+	}
+	return a
 }
 
 func nonNegative(c *cli.Context, names ...string) error {

@@ -45,15 +45,15 @@ func newApp() *cli.App {
 			versionCommand(),
 			serviceCommand(),
 		},
-		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			return &usageError{msg: err.Error()}
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return flagParseError(nil, err)
 		},
 		// Errors are printed and mapped to exit codes in main, once.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
 	// A flag that does not parse is bad input like any other: exit 2.
 	for _, cmd := range app.Commands {
-		cmd.OnUsageError = app.OnUsageError
+		cmd.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return flagParseError(cmd, err) }
 	}
 	return app
 }

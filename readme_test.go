@@ -31,12 +31,6 @@ func flagsTable() string {
 		if def == "" {
 			def = df.GetValue()
 		}
-		if name == "node-id" {
-			def = "hostname"
-		}
-		if name == "state-dir" {
-			def = "/var/lib/lbhc (root), else ~/.local/state/lbhc"
-		}
 		if def == "" || def == `""` || def == "[]" {
 			def = " "
 		} else {

@@ -36,16 +36,20 @@ type Status struct {
 	LastChange      time.Time        `json:"last_change,omitzero"`
 	LastReason      string           `json:"last_reason,omitempty"`
 	BackendError    string           `json:"backend_error,omitempty"`
-	Timing          Timing           `json:"timing"`
-	Version         string           `json:"version"`
+	// Candidates: who could take over from this leader (leaders only).
+	Candidates *CandidatesStatus `json:"candidates,omitempty"`
+	Timing     Timing            `json:"timing"`
+	Version    string            `json:"version"`
 }
 
 // ProbeStatus is the probe part of /status.
 type ProbeStatus struct {
-	Protocol       string `json:"protocol"`
-	Ports          []int  `json:"ports"`
-	Listening      bool   `json:"listening"`
-	KernelFence    bool   `json:"kernel_fence"`
+	Protocol    string `json:"protocol"`
+	Ports       []int  `json:"ports"`
+	Listening   bool   `json:"listening"`
+	KernelFence bool   `json:"kernel_fence"`
+	// SinceLastProbe is the time since the last probe connection was
+	// accepted, e.g. "1.2s"; "" when no probe came since lbhc started.
 	SinceLastProbe string `json:"since_last_probe"`
 }
 
@@ -73,13 +77,16 @@ func (a *Agent) Snapshot() Status {
 	if s.Role == RoleLeader && l.Valid() {
 		s.Leader = a.cfg.NodeID
 		s.LeaseDeadlineMS = time.Until(l.Deadline()).Milliseconds()
+		s.Candidates = candidatesStatus(a.p.Engine.Candidates())
 	} else if s.Role != RoleLeader && es.Term > s.Term {
 		s.Term = es.Term
 	}
 	s.Healthy = a.p.Health == nil || a.p.Health.Healthy()
 	s.Probe = ProbeStatus{Protocol: a.cfg.ProbeProtocol, Ports: a.cfg.ProbePorts, Listening: a.p.Probe.Listening(),
-		KernelFence:    a.p.Probe.KernelFence(),
-		SinceLastProbe: a.p.Probe.SinceLastProbe().Round(time.Millisecond).String()}
+		KernelFence: a.p.Probe.KernelFence()}
+	if a.p.Probe.Probed() {
+		s.Probe.SinceLastProbe = a.p.Probe.SinceLastProbe().Round(time.Millisecond).String()
+	}
 	if a.p.VIPs != nil {
 		s.VIPs = a.p.VIPs.Status()
 	}
@@ -152,6 +159,12 @@ type CommandResult struct {
 func (a *Agent) serveCommand(w http.ResponseWriter, r *http.Request, op string) {
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.ShutdownTimeout+5*time.Second)
 	defer cancel()
+	if op == "switchover" {
+		if msg := a.switchoverCheck(); msg != "" {
+			writeJSON(w, http.StatusConflict, CommandResult{Message: msg})
+			return
+		}
+	}
 	res := a.do(ctx, op)
 	if op != "switchover" || res.status != 202 {
 		writeJSON(w, res.status, CommandResult{OK: res.status < 300, Message: res.msg})

@@ -37,6 +37,7 @@ type Prober interface {
 	Listening() bool
 	KernelFence() bool
 	SinceLastProbe() time.Duration
+	Probed() bool // any probe accepted yet
 }
 
 // Addresses owns the VIPs (vip.Manager).
@@ -65,6 +66,7 @@ type Engine interface {
 	SetEligible(bool)
 	SetAcquireDelay(time.Duration)
 	Release(ctx context.Context, sitOut time.Duration) error
+	Candidates() election.Candidates // who could take over (leaders only)
 }
 
 // Config is what the agent needs besides its parts.

@@ -53,6 +53,7 @@ type fakeProbe struct {
 	listening bool
 	valid     func() bool
 	idle      time.Duration // what SinceLastProbe reports
+	probed    bool          // what Probed reports
 }
 
 func (p *fakeProbe) Lead(valid func() bool, _ func() time.Time) error {
@@ -81,6 +82,11 @@ func (p *fakeProbe) SinceLastProbe() time.Duration {
 	return p.idle
 }
 func (p *fakeProbe) KernelFence() bool { return false }
+func (p *fakeProbe) Probed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.probed
+}
 
 // answering reports what the real responder would do now: listen and pass
 // the deadline check.

@@ -92,12 +92,10 @@ func (a *Agent) handleCommand(c command) {
 			c.reply <- result{status: 409, msg: "this node does not lead; run switchover on the leader"}
 			return
 		}
-		// Sit out long enough for a follower to see the release (one retry
-		// period) and for a delayed, lower-priority follower to act.
 		// Already stepping down with a release (standby, failed checks)?
 		// That demotion answers, and what keeps this node out then
 		// (standby, the unhealthy delay) stays as it is.
-		sitOut := 2*a.cfg.Timing.RetryPeriod + a.maxAcquireDelay() + time.Second
+		sitOut := a.switchoverSitOut()
 		a.stopTerm(t, stopReq{reason: "switchover requested", release: true, sitOut: sitOut, end: time.Now().Add(a.cfg.ShutdownTimeout)})
 		t.waiters = append(t.waiters, waiter{c.reply, result{status: 202, msg: "released; sitting out " + sitOut.String(), wait: sitOut}})
 	case "standby":
@@ -141,8 +139,13 @@ func (a *Agent) maxAcquireDelay() time.Duration {
 	return time.Duration(a.cfg.Priority-1) * a.cfg.PriorityStep
 }
 
+// termNow is the term a role change outside a grant is logged with: the
+// newest term this node knows, its own last grant's or the one it last
+// observed in the lease (as /status shows it). a.term alone is only set
+// when this node is granted, so a follower that never led would log 0.
 func (a *Agent) termNow() uint64 {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.term
+	t := a.term
+	a.mu.Unlock()
+	return max(t, a.p.Engine.Status().Term)
 }

@@ -58,7 +58,11 @@ func NewCASBackend(store Store, nodeID string, ttl time.Duration, clock Clock) B
 	if clock == nil {
 		clock = SystemClock{}
 	}
-	return &casBackend{store: store, id: nodeID, ttl: ttl, clock: clock}
+	b := &casBackend{store: store, id: nodeID, ttl: ttl, clock: clock}
+	if r, ok := store.(Roster); ok {
+		return casRosterBackend{b, r}
+	}
+	return b
 }
 
 func (b *casBackend) TryAcquire(ctx context.Context, renew bool) (State, error) {

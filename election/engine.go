@@ -124,6 +124,7 @@ type Engine struct {
 	eligible     atomic.Bool
 	acquireDelay atomic.Int64 // time.Duration
 	freeSince    time.Time    // loop goroutine only: when the lease was first seen free
+	announceSeq  uint64       // loop goroutine only: sequence of roster announcements
 
 	mu        sync.Mutex
 	lease     *Lease
@@ -131,6 +132,9 @@ type Engine struct {
 	lastErr   string
 	sitOutTil time.Time
 	progress  time.Time
+	// Roster observations (roster.go), for switchover.
+	rosterSince time.Time // first successful roster read
+	roster      map[string]*rosterSeen
 }
 
 // NewEngine validates cfg and returns an engine over b.
@@ -350,11 +354,18 @@ func (e *Engine) followerStep(ctx context.Context, next time.Time, wake <-chan s
 		if _, ok := e.peek(ctx); !ok {
 			return next, ctx.Err()
 		}
+		e.observeRoster(ctx, nil)
 		if now.Before(sitOut) && sitOut.Before(retry) {
 			return sitOut, nil
 		}
 		return retry, nil
 	}
+	// Campaigning: let a leader see that this node could take over, and
+	// keep watching who else does, should this node be elected.
+	if !e.announce(ctx) {
+		return next, ctx.Err()
+	}
+	e.observeRoster(ctx, nil)
 	if delay := time.Duration(e.acquireDelay.Load()); delay > 0 {
 		free, ok := e.peek(ctx)
 		if !ok {
@@ -478,6 +489,9 @@ func (e *Engine) leaderStep(ctx context.Context, l *Lease, next time.Time) (time
 		e.lastErr = ""
 	}
 	e.mu.Unlock()
+	if !stale {
+		e.observeRoster(ctx, fence.C())
+	}
 	return next, nil
 }
 

@@ -13,6 +13,7 @@ type MemoryStore struct {
 	mu      sync.Mutex
 	rec     Record
 	version uint64 // 0 = no record
+	roster  map[string]Announcement
 
 	// Fault, when set, is called before every operation ("get", "create",
 	// "update"); a non-nil error is returned instead of performing it.
@@ -85,6 +86,34 @@ func (s *MemoryStore) Snapshot() (Record, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.rec, s.version != 0
+}
+
+// Announce and Members keep the roster (Roster). Fault does not apply to
+// them, so a test's faults hit only the lease operations it names.
+func (s *MemoryStore) Announce(ctx context.Context, a Announcement) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.roster == nil {
+		s.roster = map[string]Announcement{}
+	}
+	s.roster[a.Node] = a
+	return nil
+}
+
+func (s *MemoryStore) Members(ctx context.Context) ([]Announcement, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Announcement, 0, len(s.roster))
+	for _, a := range s.roster {
+		out = append(out, a)
+	}
+	return out, nil
 }
 
 func (s *MemoryStore) Close() error { return nil }

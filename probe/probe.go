@@ -342,6 +342,10 @@ func (s *Server) SinceLastProbe() time.Duration {
 	return time.Since(s.start) - time.Duration(s.last.Load())
 }
 
+// Probed reports whether any probe connection was accepted since the
+// server was created.
+func (s *Server) Probed() bool { return s.last.Load() != 0 }
+
 func (s *Server) leading() bool {
 	f := s.valid.Load()
 	return f != nil && (*f)()
@@ -393,7 +397,7 @@ func (s *Server) acceptLoop(l net.Listener, port string) {
 			continue
 		}
 		s.conns.WithLabelValues(port).Inc()
-		s.last.Store(int64(time.Since(s.start)))
+		s.last.Store(max(int64(time.Since(s.start)), 1)) // 0 means none
 		// The deadline is checked on every connection: a late timer or a
 		// process that was paused never answers after the deadline.
 		leading := s.leading()

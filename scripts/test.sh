@@ -44,6 +44,8 @@ source scripts/lib/common.sh
 source scripts/lib/install.sh
 # shellcheck source=scripts/lib/services.sh
 source scripts/lib/services.sh
+# shellcheck source=scripts/lib/phases.sh
+source scripts/lib/phases.sh
 
 export PATH=$PATH:/usr/local/go/bin:/usr/sbin:/sbin
 command -v go >/dev/null || die "go not found (expected /usr/local/go/bin/go)"
@@ -53,6 +55,7 @@ FAILED_ANY=0
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
+	phase_summary # no-op when the full run already printed it
 	services_stop
 	if ((rc != 0 || FAILED_ANY != 0)); then
 		services_tail_logs
@@ -102,10 +105,12 @@ trap 'on_signal INT 130' INT
 trap 'on_signal TERM 143' TERM
 
 # --- 1. prerequisites ---
+phase prerequisites
 apt_install "${LBHC_APT_PACKAGES[@]}"
 npm_tools_install "$REPO"
 
 # --- 2. servers ---
+phase servers
 services_init "$RUN_DIR/services"
 start_azurite
 start_dynalite
@@ -113,6 +118,7 @@ start_etcd
 export_binaries
 
 if (($# > 0)); then
+	phase "command: $*"
 	rc=0
 	"$@" || rc=$?
 	exit "$rc"
@@ -161,6 +167,7 @@ gofmt_check() {
 	fi
 }
 
+phase checks
 check "gofmt" gofmt_check
 check "go vet" go vet ./...
 check "GOOS=windows go vet" env GOOS=windows go vet ./...
@@ -191,6 +198,7 @@ check "go fuzz (bounded)" fuzz_check
 # go test: one result per package. tools/testreport shows the usual
 # non-verbose output plus every skipped test with its reason; if it cannot be
 # built, plain go test output is parsed instead.
+phase "go test"
 log "go test -count=1 -timeout 15m ${LBHC_GO_TEST_FLAGS:-} ./... (e2e last, alone)"
 gt_rc=0
 gt_results=$RUN_DIR/go-test-results.txt
@@ -200,11 +208,12 @@ gt_results=$RUN_DIR/go-test-results.txt
 # compete with them for the machine's cores.
 unit_pkgs() { go list ./... | grep -v '/e2e$'; }
 go_test_json() {
-	local rc=0 pkgs
+	local rc=0 pkgs t0=$SECONDS
 	pkgs=$(unit_pkgs)
 	# shellcheck disable=SC2086
 	go test -json -count=1 -timeout 15m ${LBHC_GO_TEST_FLAGS:-} $pkgs 2>&1 |
 		tee "$RUN_DIR/go-test.jsonl" | "$RUN_DIR/testreport" -results "$gt_results" || rc=$?
+	log "go test: other packages took $((SECONDS - t0)) s; now ./e2e/ alone"
 	# shellcheck disable=SC2086
 	go test -json -count=1 -timeout 15m ${LBHC_GO_TEST_FLAGS:-} ./e2e/ 2>&1 |
 		tee -a "$RUN_DIR/go-test.jsonl" | "$RUN_DIR/testreport" -results "$gt_results.e2e" || rc=$?
@@ -212,10 +221,11 @@ go_test_json() {
 	return "$rc"
 }
 go_test_plain() {
-	local rc=0 pkgs
+	local rc=0 pkgs t0=$SECONDS
 	pkgs=$(unit_pkgs)
 	# shellcheck disable=SC2086
 	go test -count=1 -timeout 15m ${LBHC_GO_TEST_FLAGS:-} $pkgs 2>&1 | tee "$RUN_DIR/go-test.log" || rc=$?
+	log "go test: other packages took $((SECONDS - t0)) s; now ./e2e/ alone"
 	# shellcheck disable=SC2086
 	go test -count=1 -timeout 15m ${LBHC_GO_TEST_FLAGS:-} ./e2e/ 2>&1 | tee -a "$RUN_DIR/go-test.log" || rc=$?
 	return "$rc"
@@ -247,7 +257,7 @@ fi
 # Scripts: packaging test and end-to-end tests.
 run_script() {
 	local f=$1 rc=0
-	log "script: $f"
+	phase "script $f"
 	step timeout -k 10 "$LBHC_SCRIPT_TIMEOUT" bash "$f" || rc=$?
 	case $rc in
 	0) record "$f" pass ;;
@@ -276,5 +286,6 @@ for n in "${FAILED_NAMES[@]}"; do
 	log "FAILED: $n"
 done
 ((SKIPPED > 0)) && log "$SKIPPED script(s) skipped"
+phase_summary
 echo "$PASSED passed, $FAILED failed"
 ((FAILED == 0))

@@ -26,6 +26,13 @@
 #                               (must include linux/amd64)
 #   LBHC_TEST_REPRO_FRESH_CACHE=1  second build with an empty GOCACHE too
 #                                  (slow: recompiles every dependency)
+#
+# Network: only what is not already cached, and the script prints which at
+# the start: apt for dpkg, rpm, debootstrap, systemd, git when missing; the
+# Debian mirror for the debootstrap root (once; cached as a tarball in
+# $LBHC_TOOLS_DIR); the Go module proxy for nfpm (scripts/package.sh runs it
+# with `go run`) and any module of go.mod not in the module cache. With all
+# of those cached it needs no network.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -54,6 +61,19 @@ command -v rpm >/dev/null || need+=(rpm)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v git >/dev/null || need+=(git)
+# Say up front what this run will fetch, so a run without network is not a
+# surprise.
+net=()
+[ ${#need[@]} -gt 0 ] && net+=("apt (${need[*]})")
+[ -s "${LBHC_TOOLS_DIR:-/var/tmp/lbhc-tools}/debootstrap-bookworm-minbase-systemd-$(dpkg --print-architecture 2>/dev/null || echo amd64).tar.gz" ] ||
+	net+=("the Debian mirror ${LBHC_DEBIAN_MIRROR:-http://deb.debian.org/debian} (debootstrap, once)")
+nfpm_mod=$(sed -n 's/^NFPM=\(.*\)\/cmd\/nfpm@\(.*\)$/\1@\2/p' scripts/package.sh)
+[ -d "$(go env GOMODCACHE 2>/dev/null)/${nfpm_mod:-none}" ] || net+=("the Go module proxy $(go env GOPROXY 2>/dev/null) (${nfpm_mod:-nfpm} for scripts/package.sh)")
+if [ ${#net[@]} -gt 0 ]; then
+	printf 'test_packaging: needs from the network: %s\n' "$(IFS=';'; echo "${net[*]}" | sed 's/;/; /g')" >&2
+else
+	echo "test_packaging: needs nothing from the network (all cached)" >&2
+fi
 if [ ${#need[@]} -gt 0 ]; then
 	command -v apt-get >/dev/null || skip "missing ${need[*]} and no apt-get to install them"
 	echo "test_packaging: installing ${need[*]}" >&2
