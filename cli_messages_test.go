@@ -83,7 +83,7 @@ func TestHelpShowsOneDefaultPerFlag(t *testing.T) {
 	want := map[string]string{
 		"node-id":          `--node-id value	this node's unique name in the group (default: hostname) [$LBHC_NODE_ID]`,
 		"priority-step":    `--priority-step value	acquire delay per priority level (default: retry-period + 500ms) [$LBHC_PRIORITY_STEP]`,
-		"shutdown-timeout": `--shutdown-timeout value	bound on demote + release at SIGTERM (default: renew-deadline) [$LBHC_SHUTDOWN_TIMEOUT]`,
+		"shutdown-timeout": `--shutdown-timeout value	one budget for the whole demotion at SIGTERM (and for every other demotion): cancel a running promotion, demote steps, VIP removal, lease release; 1/4 is kept for the release, slow steps are cut (default: renew-deadline) [$LBHC_SHUTDOWN_TIMEOUT]`,
 	}
 	for _, f := range runCommand().Flags {
 		if w, ok := want[f.Names()[0]]; ok && f.String() != w {

@@ -5,7 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -77,7 +77,7 @@ func TestRoleChangeLogsObservedTerm(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	for _, op := range []string{"standby", "resume"} {
-		resp, err := http.Post("http://"+a.AdminAddr()+"/"+op, "", nil)
+		resp, err := unixClient(filepath.Join(cfg.StateDir, "admin.sock")).Post("http://lbhc/"+op, "", nil)
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("POST /%s: %v %v", op, resp, err)
 		}

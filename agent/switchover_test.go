@@ -3,6 +3,7 @@ package agent
 import (
 	"encoding/json"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -56,7 +57,8 @@ func TestSwitchoverRefusalAndPlanMessages(t *testing.T) {
 
 func postCommand(t *testing.T, h *harness, op string) (int, CommandResult) {
 	t.Helper()
-	resp, err := http.Post("http://"+h.a.AdminAddr()+"/"+op, "", nil)
+	// State changes go through the admin socket (TCP POSTs need a token).
+	resp, err := unixClient(filepath.Join(h.a.cfg.StateDir, "admin.sock")).Post("http://lbhc/"+op, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
