@@ -1,0 +1,419 @@
+//go:build linux
+
+package wine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lbhc/lbhc/itest"
+)
+
+// lbhcExe is the Windows build, made once per test binary by TestMain.
+var lbhcExe string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "lbhc-wine-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	lbhcExe = filepath.Join(dir, "lbhc.exe")
+	build := exec.Command("go", "build", "-o", lbhcExe, "github.com/lbhc/lbhc")
+	build.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "GOOS=windows go build:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// shimPath is where Go's Windows runtime looks for ProcessPrng.
+const shimPath = "drive_c/windows/system32/bcryptprimitives.dll"
+
+// wineEnv is a prepared Wine prefix.
+type wineEnv struct {
+	t      *testing.T
+	wine   string
+	prefix string
+}
+
+// setup returns the prefix scripts/e2e/test_windows_wine.sh prepared. The
+// variables missing skip the test (fail under LBHC_REQUIRE_INTEGRATION=1);
+// a prefix without the shim fails it: every lbhc.exe would abort.
+func setup(t *testing.T) *wineEnv {
+	t.Helper()
+	e := &wineEnv{t: t, wine: itest.Env(t, "LBHC_TEST_WINE"), prefix: itest.Env(t, "LBHC_TEST_WINEPREFIX")}
+	if _, err := os.Stat(filepath.Join(e.prefix, shimPath)); err != nil {
+		t.Fatalf("the ProcessPrng shim is missing from the Wine prefix (%v): Go's Windows runtime "+
+			"aborts with \"bcryptprimitives.dll not found\" under Wine 8 without it; build "+
+			"tools/wine/bcryptprimitives.c into %s (scripts/e2e/test_windows_wine.sh does)", err, shimPath)
+	}
+	return e
+}
+
+// command is `wine PROG ARGS...` in the prefix, Wine's own diagnostics off.
+func (e *wineEnv) command(ctx context.Context, prog string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, e.wine, append([]string{prog}, args...)...)
+	cmd.Env = append(os.Environ(), "WINEPREFIX="+e.prefix, "WINEDEBUG=-all")
+	return cmd
+}
+
+// result of a finished command.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// run runs lbhc.exe ARGS to completion (bounded by 60 s).
+func (e *wineEnv) run(args ...string) result { return e.runProg(lbhcExe, args...) }
+
+func (e *wineEnv) runProg(prog string, args ...string) result {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := e.command(ctx, prog, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	default:
+		e.t.Fatalf("wine %s %v: %v", filepath.Base(prog), args, err)
+	}
+	if ctx.Err() != nil {
+		e.t.Fatalf("wine %s %v did not finish within 60 s", filepath.Base(prog), args)
+	}
+	return r
+}
+
+// winPath is the Windows name of a Linux path (Wine maps / to drive Z:).
+func winPath(p string) string { return `Z:` + strings.ReplaceAll(p, "/", `\`) }
+
+func TestVersionHelpBadInput(t *testing.T) {
+	e := setup(t)
+	r := e.run("version")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "lbhc ") {
+		t.Fatalf("version: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	r = e.run("--help")
+	if r.code != 0 || !strings.Contains(r.stdout, "switchover") || !strings.Contains(r.stdout, "service") {
+		t.Errorf("--help: exit %d, stdout %q", r.code, r.stdout)
+	}
+	r = e.run("run", "--help")
+	if r.code != 0 || !strings.Contains(r.stdout, "--lease-ttl") {
+		t.Errorf("run --help: exit %d", r.code)
+	}
+	for _, args := range [][]string{
+		{"run", "--no-such-flag"},
+		{"run", "--lease-ttl", "5s", "--renew-deadline", "10s"},
+		{"service", "install", "--name", "bad name"},
+	} {
+		r = e.run(args...)
+		if r.code != 2 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and one line", args, r.code, r.stderr)
+		}
+	}
+}
+
+// TestVIPWithoutIPHelper: Wine's iphlpapi.dll lacks the address functions;
+// lbhc refuses the VIP flags at start-up (exit 2) before touching the lease.
+func TestVIPWithoutIPHelper(t *testing.T) {
+	e := setup(t)
+	dir := t.TempDir()
+	lease := filepath.Join(dir, "vip.lease")
+	r := e.run("run", "--node-id", "v1", "--lease-file", winPath(lease), "--state-dir", winPath(dir),
+		"--vip", "10.9.9.9", "--vip-mode", "loopback", "--vip-interface", "lo",
+		"--probe-port", strconv.Itoa(itest.FreePort(t)), "--admin-address", "127.0.0.1:"+strconv.Itoa(itest.FreePort(t)))
+	if r.code != 2 || !strings.Contains(r.stderr, "InitializeUnicastIpAddressEntry") || !strings.Contains(r.stderr, "--vip") ||
+		strings.Contains(r.stderr, "panic") {
+		t.Fatalf("run --vip under Wine: exit %d, stderr %q; want exit 2 naming --vip and the missing function", r.code, r.stderr)
+	}
+	if _, err := os.Stat(lease); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the refused run touched the lease file (%v)", err)
+	}
+}
+
+// node is one `lbhc.exe run` process under Wine.
+type node struct {
+	id           string
+	probe, admin int
+	cmd          *exec.Cmd
+	log          string
+	done         chan struct{}
+	killedAt     time.Time
+	once         sync.Once
+	waitErr      error
+	t            *testing.T
+	e            *wineEnv
+}
+
+// Timing of the failover test: 3s/2s/500ms, as the e2e chaos suite.
+const (
+	leaseTTL    = 3 * time.Second
+	retryPeriod = 500 * time.Millisecond
+)
+
+func (e *wineEnv) startNode(t *testing.T, id, lease, stateDir string, priority int) *node {
+	t.Helper()
+	n := &node{id: id, probe: itest.FreePort(t), admin: itest.FreePort(t), t: t, e: e,
+		log: filepath.Join(t.TempDir(), id+".log"), done: make(chan struct{})}
+	args := []string{"run", "--node-id", id, "--election", "file", "--lease-file", winPath(lease),
+		"--state-dir", winPath(filepath.Join(stateDir, id)),
+		"--lease-ttl", leaseTTL.String(), "--renew-deadline", "2s", "--retry-period", retryPeriod.String(),
+		"--priority", strconv.Itoa(priority),
+		"--probe-port", strconv.Itoa(n.probe), "--admin-address", n.adminAddr()}
+	f, err := os.Create(n.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.cmd = e.command(context.Background(), lbhcExe, args...)
+	n.cmd.Stdout, n.cmd.Stderr = f, f
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		n.waitErr = n.cmd.Wait()
+		f.Close()
+		close(n.done)
+	}()
+	t.Cleanup(func() {
+		n.kill()
+		if t.Failed() {
+			b, _ := os.ReadFile(n.log)
+			t.Logf("---- log of %s ----\n%s", id, b)
+		}
+	})
+	return n
+}
+
+func (n *node) adminAddr() string { return "127.0.0.1:" + strconv.Itoa(n.admin) }
+
+// kill sends SIGKILL to the Wine process (the Windows process itself:
+// Debian's wine script execs the loader) and waits for it to be gone.
+func (n *node) kill() {
+	n.once.Do(func() {
+		n.killedAt = time.Now()
+		_ = n.cmd.Process.Signal(syscall.SIGKILL)
+		select {
+		case <-n.done:
+		case <-time.After(10 * time.Second):
+			n.t.Errorf("%s did not exit within 10 s of SIGKILL", n.id)
+		}
+	})
+}
+
+// status reads /status; ok is false when the agent does not answer.
+func (n *node) status() (st struct {
+	NodeID string `json:"node_id"`
+	Role   string `json:"role"`
+	Leader string `json:"leader"`
+	Term   int64  `json:"term"`
+}, ok bool) {
+	c := http.Client{Timeout: time.Second}
+	resp, err := c.Get("http://" + n.adminAddr() + "/status")
+	if err != nil {
+		return st, false
+	}
+	defer resp.Body.Close()
+	return st, json.NewDecoder(resp.Body).Decode(&st) == nil
+}
+
+// waitRole polls /status every 100 ms until the node reports role.
+func (n *node) waitRole(role string, timeout time.Duration) {
+	n.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if st, ok := n.status(); ok && st.Role == role {
+			return
+		}
+		select {
+		case <-n.done:
+			n.t.Fatalf("%s exited (%v) while waiting for role %s", n.id, n.waitErr, role)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	st, _ := n.status()
+	n.t.Fatalf("%s not %s within %s (status %+v)", n.id, role, timeout, st)
+}
+
+// answers reports whether the probe port accepts a TCP connection now.
+func answers(port int) bool {
+	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 200*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// sampler connects to every probe port every 20 ms until stopped and
+// records the instants at which more than one answered and, per port, the
+// first answer after a mark.
+type sampler struct {
+	ports []int
+	stop  chan struct{}
+	done  chan struct{}
+
+	mu      sync.Mutex
+	samples int
+	both    []time.Time
+	first   map[int]time.Time // first answer at or after since
+	since   time.Time
+}
+
+func startSampler(ports ...int) *sampler {
+	s := &sampler{ports: ports, stop: make(chan struct{}), done: make(chan struct{}), first: map[int]time.Time{}}
+	go func() {
+		defer close(s.done)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-tick.C:
+			}
+			now := time.Now()
+			n := 0
+			s.mu.Lock()
+			for _, p := range s.ports {
+				if answers(p) {
+					n++
+					if _, seen := s.first[p]; !seen && !s.since.IsZero() {
+						s.first[p] = now
+					}
+				}
+			}
+			s.samples++
+			if n > 1 {
+				s.both = append(s.both, now)
+			}
+			s.mu.Unlock()
+		}
+	}()
+	return s
+}
+
+// mark forgets the first answers and records new ones from now on.
+func (s *sampler) mark() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.since = time.Now()
+	s.first = map[int]time.Time{}
+}
+
+func (s *sampler) firstAnswer(port int) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.first[port]
+	return t, ok
+}
+
+func (s *sampler) finish() (samples int, both []time.Time) {
+	close(s.stop)
+	<-s.done
+	return s.samples, s.both
+}
+
+// TestFailoverAndControl: two lbhc.exe on one file lease. n1 leads and
+// answers; status, switchover, standby and resume move leadership; SIGKILL
+// of the leader hands over within lease-ttl + retry-period (+ promote time);
+// at no sample do both answer.
+func TestFailoverAndControl(t *testing.T) {
+	e := setup(t)
+	dir := t.TempDir()
+	lease := filepath.Join(dir, "group.lease")
+	n1 := e.startNode(t, "n1", lease, dir, 1)
+	n1.waitRole("leader", 20*time.Second)
+	n2 := e.startNode(t, "n2", lease, dir, 2)
+	n2.waitRole("follower", 20*time.Second)
+	s := startSampler(n1.probe, n2.probe)
+	defer func() {
+		samples, both := s.finish()
+		t.Logf("%d probe samples on both ports", samples)
+		if len(both) > 0 {
+			t.Errorf("both nodes answered the probe at %d samples, first at %s", len(both), both[0].Format(time.RFC3339Nano))
+		}
+	}()
+	if !answers(n1.probe) || answers(n2.probe) {
+		t.Fatalf("after start: n1 answers %v, n2 answers %v; want only n1", answers(n1.probe), answers(n2.probe))
+	}
+
+	r := e.run("status", "--admin-address", n2.adminAddr())
+	if r.code != 0 || !strings.Contains(r.stdout, "n1") {
+		t.Errorf("status on n2: exit %d, %q %q; want the leader n1", r.code, r.stdout, r.stderr)
+	}
+	r = e.run("status", "--json", "--admin-address", n1.adminAddr())
+	if r.code != 0 || !strings.Contains(r.stdout, `"role": "leader"`) && !strings.Contains(r.stdout, `"role":"leader"`) {
+		t.Errorf("status --json on n1: exit %d, %q", r.code, r.stdout)
+	}
+
+	// Switchover: n1 releases, n2 takes the lease.
+	if r = e.run("switchover", "--admin-address", n1.adminAddr()); r.code != 0 {
+		t.Fatalf("switchover: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	n2.waitRole("leader", 10*time.Second)
+	n1.waitRole("follower", 5*time.Second)
+
+	// Standby on the leader: it demotes and stops campaigning; n1 leads.
+	if r = e.run("standby", "--admin-address", n2.adminAddr()); r.code != 0 {
+		t.Fatalf("standby: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	n2.waitRole("standby", 10*time.Second)
+	n1.waitRole("leader", 10*time.Second)
+	if r = e.run("resume", "--admin-address", n2.adminAddr()); r.code != 0 {
+		t.Fatalf("resume: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	n2.waitRole("follower", 10*time.Second)
+	if !answers(n1.probe) {
+		t.Fatalf("leader n1 does not answer the probe")
+	}
+
+	// Crash of the leader.
+	before, _ := n1.status()
+	s.mark()
+	n1.kill()
+	bound := leaseTTL + retryPeriod
+	slack := time.Second // promote time and the 20 ms sampling, under Wine
+	deadline := n1.killedAt.Add(bound + slack + 5*time.Second)
+	for time.Now().Before(deadline) {
+		if _, ok := s.firstAnswer(n2.probe); ok {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	at, ok := s.firstAnswer(n2.probe)
+	if !ok {
+		t.Fatalf("n2 did not answer within %s of SIGKILL of n1", bound+slack+5*time.Second)
+	}
+	took := at.Sub(n1.killedAt)
+	t.Logf("failover after SIGKILL: n2 answered %s after the kill (bound lease-ttl + retry-period = %s, + %s slack)", took, bound, slack)
+	if took > bound+slack {
+		t.Errorf("failover took %s, above lease-ttl + retry-period (%s) + %s", took, bound, slack)
+	}
+	if st, _ := n2.status(); st.Role != "leader" || st.Term <= before.Term {
+		t.Errorf("n2 after failover: %+v; want leader with a term above n1's %d", st, before.Term)
+	}
+}
