@@ -73,6 +73,11 @@ func setup(t *testing.T) *wineEnv {
 func (e *wineEnv) command(ctx context.Context, prog string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, e.wine, append([]string{prog}, args...)...)
 	cmd.Env = append(os.Environ(), "WINEPREFIX="+e.prefix, "WINEDEBUG=-all")
+	// The first Wine process of a prefix starts wineserver and the system
+	// processes (services.exe, ...), which inherit its stdout and stderr
+	// and outlive it: Wait stops waiting for those pipes this long after
+	// the process itself has exited.
+	cmd.WaitDelay = 2 * time.Second
 	return cmd
 }
 
@@ -97,6 +102,8 @@ func (e *wineEnv) runProg(prog string, args ...string) result {
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
+	case errors.Is(err, exec.ErrWaitDelay):
+		r.code = cmd.ProcessState.ExitCode()
 	case errors.As(err, &ee):
 		r.code = ee.ExitCode()
 	default:
