@@ -25,6 +25,26 @@ import (
 func TestServiceCycle(t *testing.T) {
 	e := setup(t)
 	dir := t.TempDir()
+	// Services live while a non-service process of the prefix runs: Wine
+	// ends them, and services.exe, when the last one exits. cmd.exe
+	// reading a pipe keeps the session open until the test closes it. It
+	// starts first: a service created while services.exe of an ending
+	// session shuts down would be lost.
+	ctx, cancel := context.WithCancel(context.Background())
+	keeper := e.command(ctx, "cmd.exe")
+	stdin, err := keeper.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		stdin.Close()
+		cancel()
+		_ = keeper.Wait()
+	}()
+
 	name := "lbhc-wine-" + strconv.Itoa(os.Getpid())
 	probe, admin := itest.FreePort(t), itest.FreePort(t)
 	env := "\ufeff# lbhc settings\r\n; Windows-style comment\r\n\r\n" +
@@ -46,24 +66,6 @@ func TestServiceCycle(t *testing.T) {
 		t.Errorf("install with a bad env file: exit %d, %q; want 2 naming --env-file", r.code, r.stderr)
 	}
 
-	// Services live while a non-service process of the prefix runs: Wine
-	// ends them when the last one exits. cmd.exe reading a pipe keeps
-	// the session open until the test closes it.
-	ctx, cancel := context.WithCancel(context.Background())
-	keeper := e.command(ctx, "cmd.exe")
-	stdin, err := keeper.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := keeper.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		stdin.Close()
-		cancel()
-		_ = keeper.Wait()
-	}()
-
 	r := e.run("service", "install", "--name", name, "--display-name", name, "--start", "manual", "--env-file", winPath(envFile))
 	if r.code != 0 {
 		t.Fatalf("service install: exit %d, %q %q", r.code, r.stdout, r.stderr)
@@ -74,16 +76,27 @@ func TestServiceCycle(t *testing.T) {
 			e.run("service", "uninstall", "--name", name)
 		}
 	}()
-	if r := e.run("service", "install", "--name", name); r.code == 0 {
-		t.Errorf("second install of %s succeeded", name)
-	}
 	// Not started by the SCM: a clear error, not a silent exit.
 	if r := e.run("service", "run", "--name", name); r.code != 1 || !strings.Contains(r.stderr, "service control manager") {
 		t.Errorf("service run from a console: exit %d, %q", r.code, r.stderr)
 	}
 
-	if r := e.runProg("net.exe", "start", name); r.code != 0 {
-		t.Fatalf("net start %s: exit %d, %q %q", name, r.code, r.stdout, r.stderr)
+	// Wine's services.exe holds the database lock while it starts its own
+	// automatic services, for a few seconds after the prefix's first
+	// process (the keeper): StartService fails with
+	// ERROR_SERVICE_DATABASE_LOCKED meanwhile. Retry for up to 60 s.
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		r := e.runProg("net.exe", "start", name)
+		if r.code == 0 {
+			break
+		}
+		if !strings.Contains(r.stdout, "locked") || time.Now().After(deadline) {
+			t.Fatalf("net start %s: exit %d, %q %q", name, r.code, r.stdout, r.stderr)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if r := e.run("service", "install", "--name", name); r.code == 0 {
+		t.Errorf("second install of %s succeeded", name)
 	}
 	n := &node{id: "svc1", probe: probe, admin: admin, t: t, e: e, done: make(chan struct{})}
 	n.waitRole("leader", 15*time.Second)

@@ -354,7 +354,9 @@ func TestFailoverAndControl(t *testing.T) {
 	lease := filepath.Join(dir, "group.lease")
 	n1 := e.startNode(t, "n1", lease, dir, 1)
 	n1.waitRole("leader", 20*time.Second)
-	n2 := e.startNode(t, "n2", lease, dir, 2)
+	// Same priority: a priority-2 node would wait a priority step more
+	// before taking the expired lease.
+	n2 := e.startNode(t, "n2", lease, dir, 1)
 	n2.waitRole("follower", 20*time.Second)
 	s := startSampler(n1.probe, n2.probe)
 	defer func() {
