@@ -11,8 +11,9 @@
 //	LBHC_TEST_WINE        the wine program
 //	LBHC_TEST_WINEPREFIX  the prepared prefix
 //
-// and runs this package; without them the tests skip (fail under
-// LBHC_REQUIRE_INTEGRATION=1). Run it with
+// and runs this package with the build tag "wine" (so that go test ./...
+// neither builds lbhc.exe nor needs Wine); without the variables the tests
+// skip (fail under LBHC_REQUIRE_INTEGRATION=1). Run it with
 //
 //	scripts/e2e/test_windows_wine.sh
 package wine

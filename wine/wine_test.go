@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && wine
 
 package wine
 
@@ -60,7 +60,11 @@ type wineEnv struct {
 // a prefix without the shim fails it: every lbhc.exe would abort.
 func setup(t *testing.T) *wineEnv {
 	t.Helper()
-	e := &wineEnv{t: t, wine: itest.Env(t, "LBHC_TEST_WINE"), prefix: itest.Env(t, "LBHC_TEST_WINEPREFIX")}
+	e := &wineEnv{t: t, wine: os.Getenv("LBHC_TEST_WINE"), prefix: os.Getenv("LBHC_TEST_WINEPREFIX")}
+	if e.wine == "" || e.prefix == "" {
+		itest.Require(t, "LBHC_TEST_WINE and LBHC_TEST_WINEPREFIX are not set: run scripts/e2e/test_windows_wine.sh, "+
+			"which installs Wine, builds the ProcessPrng shim and prepares a Wine prefix")
+	}
 	if _, err := os.Stat(filepath.Join(e.prefix, shimPath)); err != nil {
 		t.Fatalf("the ProcessPrng shim is missing from the Wine prefix (%v): Go's Windows runtime "+
 			"aborts with \"bcryptprimitives.dll not found\" under Wine 8 without it; build "+

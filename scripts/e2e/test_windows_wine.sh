@@ -6,7 +6,7 @@
 # has none), sets up a throw-away Wine prefix with it in system32, then runs
 #   1. Windows unit tests under Wine: GOOS=windows go test -exec wine for
 #      ./vip/ and the service wrapper's tests of the root package;
-#   2. the smoke suite ./wine/ (real lbhc.exe processes: version, help, bad
+#   2. the smoke suite ./wine/ (build tag wine; real lbhc.exe processes: version, help, bad
 #      input, VIP refusal, failover, control commands, the service cycle).
 # Exit 0 = passed, 77 = skipped (prerequisites missing; a failure under
 # LBHC_REQUIRE_INTEGRATION=1), anything else = failed.
@@ -93,5 +93,6 @@ GOOS=windows GOARCH=amd64 go test -count=1 -timeout 5m -exec "$LBHC_TEST_WINE" .
 GOOS=windows GOARCH=amd64 go test -count=1 -timeout 5m -exec "$LBHC_TEST_WINE" \
 	-run 'ParseEnvFile|SlogLevel|Service|OptionalServiceConfig' . || rc=1
 log "smoke suite ./wine/ (lbhc.exe under Wine)"
-go test -count=1 -timeout 5m -v ./wine/ || rc=1
+go vet -tags wine ./wine/ || rc=1
+go test -tags wine -count=1 -timeout 5m -v ./wine/ || rc=1
 exit "$rc"
