@@ -186,7 +186,7 @@ const (
 	retryPeriod = 500 * time.Millisecond
 )
 
-func (e *wineEnv) startNode(t *testing.T, id, lease, stateDir string, priority int) *node {
+func (e *wineEnv) startNode(t *testing.T, id, lease, stateDir string, priority int, extra ...string) *node {
 	t.Helper()
 	n := &node{id: id, probe: itest.FreePort(t), admin: itest.FreePort(t), t: t, e: e,
 		log: filepath.Join(t.TempDir(), id+".log"), done: make(chan struct{})}
@@ -195,6 +195,7 @@ func (e *wineEnv) startNode(t *testing.T, id, lease, stateDir string, priority i
 		"--lease-ttl", leaseTTL.String(), "--renew-deadline", "2s", "--retry-period", retryPeriod.String(),
 		"--priority", strconv.Itoa(priority),
 		"--probe-port", strconv.Itoa(n.probe), "--admin-address", n.adminAddr()}
+	args = append(args, extra...)
 	f, err := os.Create(n.log)
 	if err != nil {
 		t.Fatal(err)
@@ -351,12 +352,16 @@ func (s *sampler) finish() (samples int, both []time.Time) {
 // TestFailoverAndControl: two lbhc.exe on one file lease. n1 leads and
 // answers; status, switchover, standby and resume move leadership; SIGKILL
 // of the leader hands over within lease-ttl + retry-period (+ promote time);
-// at no sample do both answer.
+// at no sample do both answer. n1's hooks run through cmd.exe.
 func TestFailoverAndControl(t *testing.T) {
 	e := setup(t)
 	dir := t.TempDir()
 	lease := filepath.Join(dir, "group.lease")
-	n1 := e.startNode(t, "n1", lease, dir, 1)
+	// n1's promote and demote hooks run through cmd.exe and append the
+	// event and term lbhc passes in their environment.
+	hookLog := filepath.Join(dir, "hooks.txt")
+	hook := "echo %LBHC_EVENT% %LBHC_TERM%>>" + winPath(hookLog)
+	n1 := e.startNode(t, "n1", lease, dir, 1, "--on-promote", hook, "--on-demote", hook)
 	n1.waitRole("leader", 20*time.Second)
 	// Same priority: a priority-2 node would wait a priority step more
 	// before taking the expired lease.
@@ -389,6 +394,11 @@ func TestFailoverAndControl(t *testing.T) {
 	}
 	n2.waitRole("leader", 10*time.Second)
 	n1.waitRole("follower", 5*time.Second)
+	b, _ := os.ReadFile(hookLog)
+	if got := strings.Fields(string(b)); len(got) != 4 ||
+		got[0] != "promote" || got[2] != "demote" || got[1] != got[3] || got[1] == "%LBHC_TERM%" {
+		t.Errorf("hook log after switchover = %q; want promote T, demote T of n1's term", b)
+	}
 
 	// Standby on the leader: it demotes and stops campaigning; n1 leads.
 	if r = e.run("standby", "--admin-address", n2.adminAddr()); r.code != 0 {
