@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/windows"
@@ -200,10 +201,9 @@ func serviceInstall(c *cli.Context) error {
 		return fmt.Errorf("service install: service %q already exists (lbhc service uninstall --name %s)", name, name)
 	}
 	s, err := m.CreateService(name, exe, mgr.Config{
-		DisplayName:      c.String("display-name"),
-		Description:      "Leader election for nodes behind a cloud load balancer: the leader owns the VIP and answers the health probe.",
-		StartType:        start,
-		DelayedAutoStart: start == mgr.StartAutomatic,
+		DisplayName: c.String("display-name"),
+		Description: "Leader election for nodes behind a cloud load balancer: the leader owns the VIP and answers the health probe.",
+		StartType:   start,
 		// LocalSystem: adding and removing unicast addresses (IP Helper)
 		// needs administrative rights.
 		ServiceStartName: "LocalSystem",
@@ -212,6 +212,16 @@ func serviceInstall(c *cli.Context) error {
 		return fmt.Errorf("service install: creating service %q: %w", name, err)
 	}
 	defer s.Close()
+	if start == mgr.StartAutomatic {
+		// Delayed: start after the network stack and the other automatic
+		// services, not in the boot rush.
+		info := windows.SERVICE_DELAYED_AUTO_START_INFO{IsDelayedAutoStartUp: 1}
+		err := windows.ChangeServiceConfig2(s.Handle, windows.SERVICE_CONFIG_DELAYED_AUTO_START_INFO, (*byte)(unsafe.Pointer(&info)))
+		if err := optionalServiceConfig(c.App.ErrWriter, "delayed automatic start", err); err != nil {
+			_ = s.Delete()
+			return fmt.Errorf("service install: %w", err)
+		}
+	}
 	// Like Restart=always: restart after 2 s, 2 s, then 30 s; forget
 	// failures after a day. Non-crash failures (an error exit) count too.
 	recovery := []mgr.RecoveryAction{
@@ -223,9 +233,10 @@ func serviceInstall(c *cli.Context) error {
 		_ = s.Delete()
 		return fmt.Errorf("service install: setting recovery actions: %w", err)
 	}
-	if err := s.SetRecoveryActionsOnNonCrashFailures(true); err != nil {
+	err = s.SetRecoveryActionsOnNonCrashFailures(true)
+	if err := optionalServiceConfig(c.App.ErrWriter, "recovery actions on error exits", err); err != nil {
 		_ = s.Delete()
-		return fmt.Errorf("service install: setting recovery actions: %w", err)
+		return fmt.Errorf("service install: %w", err)
 	}
 	if err := eventlog.InstallAsEventCreate(name, eventlog.Error|eventlog.Warning|eventlog.Info); err != nil {
 		// An existing source (from an earlier install) is fine.
@@ -236,6 +247,25 @@ func serviceInstall(c *cli.Context) error {
 	}
 	fmt.Fprintf(c.App.Writer, "installed service %q: %s %s\nstart it with: Start-Service %s\n", name, exe, strings.Join(args, " "), name)
 	return nil
+}
+
+// optionalServiceConfig decides about the error of a setting the service
+// works without: delayed automatic start (SERVICE_CONFIG_DELAYED_AUTO_START_INFO)
+// and recovery actions on error exits (SERVICE_CONFIG_FAILURE_ACTIONS_FLAG;
+// without it the SCM restarts lbhc only after a crash, not after an exit
+// with status 1 or 2). A service control manager that does not know the
+// information level (ERROR_INVALID_LEVEL: Wine 8's knows neither; every
+// Windows since Vista/Server 2008 knows both) gets a warning on w and the
+// install goes on; any other error fails the install.
+func optionalServiceConfig(w io.Writer, what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, windows.ERROR_INVALID_LEVEL) {
+		fmt.Fprintf(w, "lbhc: warning: service install: %s not set: this service control manager does not support it (%v)\n", what, err)
+		return nil
+	}
+	return fmt.Errorf("setting %s: %w", what, err)
 }
 
 func serviceUninstall(c *cli.Context) error {
@@ -286,49 +316,62 @@ func serviceUninstall(c *cli.Context) error {
 	return nil
 }
 
-// serviceRun is what the SCM starts. It loads --env-file, sends stderr to
-// the event log and runs `lbhc run RUN-FLAGS...` under runService.
+// serviceRun is what the SCM starts. Once connected to the SCM it loads
+// --env-file, sends stderr to the event log and runs `lbhc run RUN-FLAGS...`
+// under runService.
+//
+// Whether the SCM started the process is decided by connecting to it
+// (StartServiceCtrlDispatcher fails with
+// ERROR_FAILED_SERVICE_CONTROLLER_CONNECT otherwise), not by
+// svc.IsWindowsService: that guesses from the parent process
+// (services.exe in session 0), and Wine runs its services.exe in session 1.
+// Nothing is redirected before the connection succeeds, so run from a
+// console the error reaches the console.
 func serviceRun(c *cli.Context) error {
 	name := c.String("name")
-	if !runningAsService() {
-		return errors.New("lbhc service run: not started by the service control manager; use `lbhc run` in a console or Start-Service " + name)
-	}
-	elog, err := eventlog.Open(name)
-	if err != nil {
-		return fmt.Errorf("service %s: opening event log: %w", name, err)
-	}
-	defer elog.Close()
-
-	if f := c.String("env-file"); f != "" {
-		env, err := readEnvFile(f)
-		if err != nil {
-			_ = elog.Error(1, err.Error())
-			return err
-		}
-		for _, kv := range env {
-			os.Setenv(kv[0], kv[1])
-		}
-	}
-
-	// A service has no console: lbhc's logs (slog on stderr) and the CLI's
-	// error output become event log entries, one per line.
-	stop, err := stderrToEventLog(elog)
-	if err != nil {
-		return fmt.Errorf("service %s: %w", name, err)
-	}
-	defer stop()
-
+	envFile := c.String("env-file")
 	argv := append([]string{os.Args[0], "run"}, c.Args().Slice()...)
 	app := c.App
-	app.ErrWriter = os.Stderr
 	// Errors come back to runService (and from there to the SCM as the
 	// exit code); urfave/cli must not os.Exit on them.
 	app.ExitErrHandler = func(*cli.Context, error) {}
-	err = runService(name, func(ctx context.Context) error {
+	var elog *eventlog.Log
+	started := false // the SCM called Execute
+	err := runService(name, func(ctx context.Context) error {
+		started = true
+		var err error
+		if elog, err = eventlog.Open(name); err != nil {
+			return fmt.Errorf("service %s: opening event log: %w", name, err)
+		}
+		if envFile != "" {
+			env, err := readEnvFile(envFile)
+			if err != nil {
+				return err
+			}
+			for _, kv := range env {
+				os.Setenv(kv[0], kv[1])
+			}
+		}
+		// A service has no console: lbhc's logs (slog on stderr) and the
+		// CLI's error output become event log entries, one per line.
+		stop, err := stderrToEventLog(elog)
+		if err != nil {
+			return fmt.Errorf("service %s: %w", name, err)
+		}
+		defer stop()
+		app.ErrWriter = os.Stderr
 		return app.RunContext(ctx, argv)
 	})
-	if err != nil {
-		_ = elog.Error(1, fmt.Sprintf("lbhc stopped: %v", err))
+	// Wine's StartServiceCtrlDispatcher returns success at once, without
+	// running the service, in a process the SCM did not start.
+	if errors.Is(err, windows.ERROR_FAILED_SERVICE_CONTROLLER_CONNECT) || (err == nil && !started) {
+		return errors.New("lbhc service run: not started by the service control manager; use `lbhc run` in a console or Start-Service " + name)
+	}
+	if elog != nil {
+		if err != nil {
+			_ = elog.Error(1, fmt.Sprintf("lbhc stopped: %v", err))
+		}
+		elog.Close()
 	}
 	return err
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/svc"
 )
 
@@ -140,5 +141,24 @@ func TestServiceHandler(t *testing.T) {
 				t.Fatal("Execute did not return")
 			}
 		})
+	}
+}
+
+func TestOptionalServiceConfig(t *testing.T) {
+	var w strings.Builder
+	if err := optionalServiceConfig(&w, "x", nil); err != nil || w.Len() != 0 {
+		t.Fatalf("nil error: %v, output %q", err, w.String())
+	}
+	// Wine 8's SCM: the information level is unknown, the service works
+	// without the setting.
+	if err := optionalServiceConfig(&w, "delayed automatic start", windows.ERROR_INVALID_LEVEL); err != nil {
+		t.Fatalf("ERROR_INVALID_LEVEL: %v, want a warning only", err)
+	}
+	if !strings.Contains(w.String(), "warning") || !strings.Contains(w.String(), "delayed automatic start") {
+		t.Errorf("warning %q does not name the setting", w.String())
+	}
+	err := optionalServiceConfig(&w, "delayed automatic start", windows.ERROR_ACCESS_DENIED)
+	if !errors.Is(err, windows.ERROR_ACCESS_DENIED) {
+		t.Errorf("ERROR_ACCESS_DENIED: %v, want it returned", err)
 	}
 }

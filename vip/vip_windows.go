@@ -1,15 +1,21 @@
 package vip
 
 import (
-	"errors"
-	"fmt"
 	"log/slog"
-	"net/netip"
-	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/windows"
 )
+
+//go:generate go run golang.org/x/sys/windows/mkwinsyscall -output zsyscall_windows.go vip_windows.go
+
+// IP Helper procedures x/sys/windows does not wrap (netioapi.h). The "?"
+// makes a missing procedure an error instead of a panic; newPlatform looks
+// every one up first anyway (ipHelper.check). InitializeUnicastIpAddressEntry
+// returns nothing, so its wrapper (initializeUnicastRow) does the lookup.
+//sys	initializeUnicastIPAddressEntry(row *mibUnicastIPAddressRow) = iphlpapi.InitializeUnicastIpAddressEntry
+//sys	createUnicastIPAddressEntry(row *mibUnicastIPAddressRow) (errcode error) = iphlpapi.CreateUnicastIpAddressEntry?
+//sys	deleteUnicastIPAddressEntry(row *mibUnicastIPAddressRow) (errcode error) = iphlpapi.DeleteUnicastIpAddressEntry?
 
 const (
 	// defaultLoopback is the interface for --vip-mode loopback when
@@ -17,19 +23,6 @@ const (
 	defaultLoopback   = "Loopback Pseudo-Interface 1"
 	interfaceByIndex  = true // --vip-interface may be an alias or an index
 	interfaceFoldCase = true // aliases compare case-insensitively
-)
-
-var (
-	modiphlpapi                         = windows.NewLazySystemDLL("iphlpapi.dll")
-	procInitializeUnicastIpAddressEntry = modiphlpapi.NewProc("InitializeUnicastIpAddressEntry")
-	procCreateUnicastIpAddressEntry     = modiphlpapi.NewProc("CreateUnicastIpAddressEntry")
-	procDeleteUnicastIpAddressEntry     = modiphlpapi.NewProc("DeleteUnicastIpAddressEntry")
-)
-
-// Error codes from winerror.h.
-const (
-	errorNotFound            = syscall.Errno(1168) // ERROR_NOT_FOUND
-	errorObjectAlreadyExists = syscall.Errno(5010) // ERROR_OBJECT_ALREADY_EXISTS
 )
 
 // MIB_IF_ROW2 InterfaceAndOperStatusFlags bit for NDIS filter interfaces,
@@ -49,25 +42,41 @@ var (
 	_ [unsafe.Sizeof(mibUnicastIPAddressRow{}) - unicastRowSize]byte
 )
 
-// windowsPlatform manages addresses through IP Helper. viaDAD is set when
-// --garp-count is above 0 in nic mode: the address then goes through
-// Windows' duplicate address detection, which announces it on the link;
-// otherwise it is usable at once.
-type windowsPlatform struct{ viaDAD bool }
-
+// newPlatform looks up every IP Helper procedure lbhc uses; a missing one
+// is a ConfigError (exit 2) naming the VIP flags and the functions.
 func newPlatform(announce bool, _ *slog.Logger) (platform, error) {
-	if err := modiphlpapi.Load(); err != nil {
+	h := systemIPHelper()
+	if err := h.check(); err != nil {
 		return nil, err
 	}
-	return windowsPlatform{viaDAD: announce}, nil
+	return winPlatform{h: h, viaDAD: announce}, nil
 }
 
-func (windowsPlatform) close() error { return nil }
+// systemIPHelper is the procedure table of this system's iphlpapi.dll.
+func systemIPHelper() ipHelper {
+	return ipHelper{
+		find:                 func(name string) error { return modiphlpapi.NewProc(name).Find() },
+		interfaces:           interfaces,
+		unicastRows:          unicastRows,
+		initializeUnicastRow: initializeUnicastRow,
+		createUnicastRow:     createUnicastIPAddressEntry,
+		deleteUnicastRow:     deleteUnicastIPAddressEntry,
+		elevated:             func() bool { return windows.GetCurrentProcessToken().IsElevated() },
+	}
+}
 
-func (windowsPlatform) links() ([]link, error) {
+func initializeUnicastRow(row *mibUnicastIPAddressRow) error {
+	if err := procInitializeUnicastIpAddressEntry.Find(); err != nil {
+		return err
+	}
+	initializeUnicastIPAddressEntry(row)
+	return nil
+}
+
+func interfaces() ([]link, error) {
 	var tab *windows.MibIfTable2
 	if err := windows.GetIfTable2Ex(windows.MibIfTableNormalWithoutStatistics, &tab); err != nil {
-		return nil, fmt.Errorf("GetIfTable2Ex: %w", err)
+		return nil, err
 	}
 	defer windows.FreeMibTable(unsafe.Pointer(tab))
 	rows := unsafe.Slice(&tab.Table[0], tab.NumEntries)
@@ -87,76 +96,12 @@ func (windowsPlatform) links() ([]link, error) {
 	return out, nil
 }
 
-func (p windowsPlatform) addrs() ([]hostAddr, error) {
-	links, err := p.links()
-	if err != nil {
-		return nil, err
-	}
-	names := map[int]string{}
-	for _, l := range links {
-		names[l.Index] = l.Name
-	}
+func unicastRows() ([]mibUnicastIPAddressRow, error) {
 	var tab *windows.MibUnicastIpAddressTable
 	if err := windows.GetUnicastIpAddressTable(windows.AF_UNSPEC, &tab); err != nil {
-		return nil, fmt.Errorf("GetUnicastIpAddressTable: %w", err)
+		return nil, err
 	}
 	defer windows.FreeMibTable(unsafe.Pointer(tab))
 	rows := unsafe.Slice((*mibUnicastIPAddressRow)(unsafe.Add(unsafe.Pointer(tab), unicastTableOffset)), tab.NumEntries)
-	out := make([]hostAddr, 0, len(rows))
-	for i := range rows {
-		r := &rows[i]
-		pfx, ok := r.prefix()
-		if !ok {
-			continue
-		}
-		out = append(out, hostAddr{Prefix: pfx, LinkIndex: int(r.InterfaceIndex),
-			LinkName: names[int(r.InterfaceIndex)], Ours: r.lbhcOwned()})
-	}
-	return out, nil
+	return append([]mibUnicastIPAddressRow(nil), rows...), nil
 }
-
-func (w windowsPlatform) add(l link, p netip.Prefix) error {
-	var row mibUnicastIPAddressRow
-	_, _, _ = syscall.SyscallN(procInitializeUnicastIpAddressEntry.Addr(), uintptr(unsafe.Pointer(&row)))
-	fillUnicastRow(&row, p, l.LUID, uint32(l.Index), !w.viaDAD)
-	r, _, _ := syscall.SyscallN(procCreateUnicastIpAddressEntry.Addr(), uintptr(unsafe.Pointer(&row)))
-	if err := syscall.Errno(r); r != 0 && err != errorObjectAlreadyExists {
-		return fmt.Errorf("CreateUnicastIpAddressEntry: %w", err)
-	}
-	return nil
-}
-
-func (p windowsPlatform) del(a hostAddr) error {
-	if !a.Ours {
-		return fmt.Errorf("refusing to remove %s: not added by lbhc", a.Prefix)
-	}
-	links, err := p.links()
-	if err != nil {
-		return err
-	}
-	var row mibUnicastIPAddressRow
-	row.Address = sockaddrInet(a.Prefix.Addr())
-	row.InterfaceIndex = uint32(a.LinkIndex)
-	for _, l := range links {
-		if l.Index == a.LinkIndex {
-			row.InterfaceLuid = l.LUID
-		}
-	}
-	r, _, _ := syscall.SyscallN(procDeleteUnicastIpAddressEntry.Addr(), uintptr(unsafe.Pointer(&row)))
-	if err := syscall.Errno(r); r != 0 && err != errorNotFound {
-		return fmt.Errorf("DeleteUnicastIpAddressEntry: %w", err)
-	}
-	return nil
-}
-
-// canManage requires an elevated (Administrator) token.
-func (windowsPlatform) canManage(bool) error {
-	if windows.GetCurrentProcessToken().IsElevated() {
-		return nil
-	}
-	return errors.New("not running as Administrator (elevated); run the service as LocalSystem or an administrator")
-}
-
-// announce sends nothing itself: Windows announces an address it adds
-// during duplicate address detection (see windowsPlatform).
-func (windowsPlatform) announce(link, netip.Prefix) (int, error) { return 0, nil }

@@ -8,10 +8,12 @@
 # for the probe benchmark, iproute2 (ss, ip) for ports and namespaces,
 # gnuplot for benchmark plots, curl for readiness checks; prometheus for
 # promtool (rule checks and rule unit tests) and buildah (the container image,
-# scripts/e2e/test_opskit.sh).
+# scripts/e2e/test_opskit.sh); Wine (wine, wine64) and mingw-w64 to run the
+# Windows build (scripts/e2e/test_windows_wine.sh).
 # shellcheck disable=SC2034 # used by scripts/test.sh
 LBHC_APT_PACKAGES=(etcd-server etcd-client haproxy keepalived socat iproute2 gnuplot-nox curl)
 LBHC_APT_PACKAGES+=(prometheus buildah)
+LBHC_APT_PACKAGES+=(wine wine64 gcc-mingw-w64-x86-64-win32)
 
 LBHC_TOOLS_DIR=${LBHC_TOOLS_DIR:-/var/tmp/lbhc-tools}
 
