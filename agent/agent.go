@@ -31,6 +31,7 @@ const (
 // Prober is the probe responder (probe.Server).
 type Prober interface {
 	Lead(valid func() bool, deadline func() time.Time) error
+	DeadlineMoved() // a renewal moved Lead's deadline
 	Standby() error
 	Follow()
 	Close()

@@ -94,6 +94,8 @@ func (a *Agent) promote(l *election.Lease) {
 		fail("deadline", fmt.Errorf("leadership ended during promotion"))
 		return
 	}
+	// The kernel fence follows renewals as they land (no polling).
+	l.OnExtend(a.p.Probe.DeadlineMoved)
 	if err := a.p.Probe.Lead(l.Valid, l.Deadline); err != nil {
 		fail("probe", err)
 		return
