@@ -25,7 +25,7 @@ func TestValidateDynamoDBTable(t *testing.T) {
 		{"has space", `invalid --dynamodb-table: "has space" is not a DynamoDB table name (3-255 characters: letters, digits, '_', '-', '.')`},
 		{"", `invalid --dynamodb-table: "" is not a DynamoDB table name (3-255 characters: letters, digits, '_', '-', '.')`},
 		{strings.Repeat("a", 255), ""},
-		{"t\u00e4ble", `invalid --dynamodb-table: "t\u00e4ble" is not a DynamoDB table name (3-255 characters: letters, digits, '_', '-', '.')`},
+		{"t\u00e4ble", "invalid --dynamodb-table: \"t\u00e4ble\" is not a DynamoDB table name (3-255 characters: letters, digits, '_', '-', '.')"},
 	} {
 		err := ValidateDynamoDBTable(tc.table)
 		if got := errString(err); got != tc.err {
