@@ -100,7 +100,7 @@ spawn() {
 	procs[$label]=$!
 }
 # has_vip NODE ADDR: ADDR is on NODE's veth.
-has_vip() { ip -n "$(ns_of "$1")" -br addr show dev "$(if_of "$1")" | grep -qw "$2/[0-9]*"; }
+has_vip() { ip -n "$(ns_of "$1")" -br addr show dev "$(if_of "$1")" | grep -w "$2/[0-9]*" >/dev/null; }
 wait_for() {
 	local what=$1 i
 	shift
@@ -124,8 +124,9 @@ lbhc_pair() {
 		[[ $n == b ]] || wait_for "$name a leading" is_role a "$admin" leader
 	done
 	wait_for "$name b following" is_role b "$admin" follower
-	ip netns exec "$nsa" curl -s "http://127.0.0.1:$admin/metrics" | grep -q '^lbhc_probe_kernel_fence 1' ||
-		die "$name: kernel fence not loaded"
+	local metrics # not piped into grep -q: an early exit would fail curl under pipefail
+	metrics=$(ip netns exec "$nsa" curl -s "http://127.0.0.1:$admin/metrics")
+	grep -q '^lbhc_probe_kernel_fence 1' <<<"$metrics" || die "$name: kernel fence not loaded"
 }
 lbhc_pair lbhc "$work/lbhc" 10.231.0.10 9102 26001
 rows=("lbhc a:leader" "lbhc b:follower")
@@ -175,7 +176,7 @@ if [[ -n $VIP_MANAGER ]]; then
 		--listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
 		--initial-cluster bench=http://127.0.0.1:2380 --logger zap --log-level warn >"$work/etcd.log" 2>&1 &
 	pids+=("$!")
-	etcd_up() { ip netns exec "$nsa" curl -s -m 1 http://10.231.0.1:2379/health | grep -q '"health":"true"'; }
+	etcd_up() { ip netns exec "$nsa" curl -s -m 1 http://10.231.0.1:2379/health | grep '"health":"true"' >/dev/null; }
 	wait_for "etcd healthy" etcd_up
 	# The leader key names node a (as Patroni would write it).
 	ip netns exec "$nsa" curl -s -X POST http://10.231.0.1:2379/v3/kv/put \
