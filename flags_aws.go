@@ -77,7 +77,7 @@ func awsFlags() []cli.Flag {
 
 // awsIMDSClient is the IMDSv2 client: no fallback to tokenless IMDSv1.
 func awsIMDSClient(c *cli.Context) *imds.Client {
-	return imds.New(imds.Options{Endpoint: c.String("aws-imds-endpoint"), EnableFallback: aws.FalseTernary})
+	return cloud.NewAWSIMDS(c.String("aws-imds-endpoint"))
 }
 
 // awsConfigFrom loads the SDK configuration (credentials chain, region) with
@@ -251,7 +251,7 @@ func awsActions(ctx context.Context, c *cli.Context, log *slog.Logger, m *cloud.
 	if !s.route53 && !s.ec2Route && !s.eip {
 		return nil, nil
 	}
-	inst, err := cloud.DiscoverAWSInstance(ctx, awsIMDSClient(c), s.have, s.need)
+	inst, err := cloud.DiscoverAWSInstance(ctx, cloud.NewAWSIMDSClient(awsIMDSClient(c)), s.have, s.need)
 	if err != nil {
 		missing := "aws-eni-id"
 		switch {
@@ -281,7 +281,10 @@ func awsActions(ctx context.Context, c *cli.Context, log *slog.Logger, m *cloud.
 			CheckInterval: s.verifyInterval, CheckTries: s.verifyTries,
 		}, cloud.NewAWSRoute53Client(cfg), log, m))
 	}
-	var ec2c = cloud.NewAWSEC2Client(cfg)
+	var ec2c *cloud.EC2Client // built only when an EC2 action is selected
+	if s.ec2Route || s.eip {
+		ec2c = cloud.NewAWSEC2Client(cfg)
+	}
 	if s.ec2Route {
 		acts = append(acts, cloud.NewEC2Route(cloud.EC2RouteConfig{
 			RouteTables: c.StringSlice("ec2-route-table"), VPCID: inst.VPCID, ENIID: inst.ENIID,

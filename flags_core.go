@@ -295,8 +295,21 @@ func runAction(c *cli.Context) error {
 		return err
 	}
 	defer unlock()
+	// Once start-up is over, give back the executable pages it touched
+	// (trim_linux.go). One timer, once.
+	trim := time.AfterFunc(startupPagesDelay, func() {
+		if err := dropExecutablePages(); err != nil {
+			log.Debug("could not drop start-up pages", "err", err)
+		}
+	})
+	defer trim.Stop()
 	return a.Run(c.Context)
 }
+
+// startupPagesDelay is how long after the agent starts the start-up pages
+// are dropped: by then the node has campaigned, read its state and opened
+// its listeners.
+const startupPagesDelay = 5 * time.Second
 
 func readToken(path string) (string, error) {
 	if path == "" {

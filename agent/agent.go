@@ -31,6 +31,7 @@ const (
 // Prober is the probe responder (probe.Server).
 type Prober interface {
 	Lead(valid func() bool, deadline func() time.Time) error
+	DeadlineMoved() // a renewal moved Lead's deadline
 	Standby() error
 	Follow()
 	Close()
@@ -238,9 +239,14 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	// The loop only decides: everything slow runs in the term's worker, so
 	// lease events, admin calls and /healthz are answered within
-	// milliseconds whatever a hook or cloud API is doing.
-	tick := time.NewTicker(a.tickInterval())
-	defer tick.Stop()
+	// milliseconds whatever a hook or cloud API is doing. It ticks only for
+	// the probe watchdog; an idle node's loop otherwise wakes on events alone.
+	var tickC <-chan time.Time
+	if d := a.tickInterval(); d > 0 {
+		tick := time.NewTicker(d)
+		defer tick.Stop()
+		tickC = tick.C
+	}
 	var runErr error
 loop:
 	for {
@@ -262,7 +268,7 @@ loop:
 			a.handleCommand(c)
 		case <-termDone:
 			a.termEnded()
-		case <-tick.C:
+		case <-tickC:
 			a.watchdog()
 		}
 	}
@@ -272,12 +278,23 @@ loop:
 	return runErr
 }
 
+// tickInterval is how often the loop wakes for the probe watchdog: a
+// quarter of --probe-idle-timeout, or 0 (no tick) when the watchdog is off.
+// VIP reconcile and cloud monitor run in the term's worker at their own
+// periods (leadTick), so an idle node wakes no more often than its duties
+// need (a fixed 1 s tick woke every idle node 60 times a minute).
 func (a *Agent) tickInterval() time.Duration {
-	d := time.Second
-	if a.cfg.ProbeIdleTimeout > 0 {
-		d = min(d, a.cfg.ProbeIdleTimeout/4)
+	if a.cfg.ProbeIdleTimeout <= 0 {
+		return 0
 	}
-	return max(d, 50*time.Millisecond)
+	return max(a.cfg.ProbeIdleTimeout/4, 50*time.Millisecond)
+}
+
+
+// due reports whether a duty with period every, last run at last, is due
+// at a tick at now (ticks tick apart).
+func due(now, last time.Time, every, tick time.Duration) bool {
+	return now.Sub(last) >= every-tick/2
 }
 
 // startup runs before campaigning: check that VIPs can be managed, remove

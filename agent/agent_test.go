@@ -63,6 +63,7 @@ func (p *fakeProbe) Lead(valid func() bool, _ func() time.Time) error {
 	p.mu.Unlock()
 	return nil
 }
+func (p *fakeProbe) DeadlineMoved() {}
 func (p *fakeProbe) Standby() error { return nil }
 func (p *fakeProbe) Follow() {
 	p.r.add("probe.follow")

@@ -175,6 +175,8 @@ func (a *Agent) promote(t *term) ([]cloud.Action, promoteOutcome) {
 		a.undoPromotion(t, "deadline", errors.New("leadership ended during promotion"), done)
 		return nil, promoteFailed
 	}
+	// The kernel fence follows renewals as they land (no polling).
+	l.OnExtend(a.p.Probe.DeadlineMoved)
 	if err := a.p.Probe.Lead(l.Valid, l.Deadline); err != nil {
 		a.undoPromotion(t, "probe", err, done)
 		return nil, promoteFailed
@@ -207,7 +209,8 @@ func (a *Agent) undoPromotion(t *term, step string, err error, done []cloud.Acti
 // lead keeps the VIPs and the cloud state in shape while leading, until
 // the term is stopped or its grant ends.
 func (a *Agent) lead(t *term) {
-	tick := time.NewTicker(a.leadTick())
+	every := a.leadTick()
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	lastMonitor, lastReconcile := time.Now(), time.Now()
 	for {
@@ -215,11 +218,11 @@ func (a *Agent) lead(t *term) {
 		case <-t.ctx.Done():
 			return
 		case now := <-tick.C:
-			if now.Sub(lastReconcile) >= a.cfg.ReconcileInterval {
+			if due(now, lastReconcile, a.cfg.ReconcileInterval, every) {
 				lastReconcile = now
 				a.reconcile(t)
 			}
-			if now.Sub(lastMonitor) >= a.cfg.MonitorInterval {
+			if due(now, lastMonitor, a.cfg.MonitorInterval, every) {
 				lastMonitor = now
 				a.monitorActions(t)
 			}
@@ -227,8 +230,12 @@ func (a *Agent) lead(t *term) {
 	}
 }
 
+// leadTick is how often a leader's worker wakes: the shorter of the VIP
+// reconcile and cloud monitor periods (5 s by default), with a 50 ms floor.
+// A duty is due from half a tick before its period ends (due), so a tick
+// that arrives a little early does not postpone it by a whole tick.
 func (a *Agent) leadTick() time.Duration {
-	return max(min(a.cfg.ReconcileInterval, a.cfg.MonitorInterval, time.Second), 50*time.Millisecond)
+	return max(min(a.cfg.ReconcileInterval, a.cfg.MonitorInterval), 50*time.Millisecond)
 }
 
 // demote runs the demote sequence within one budget (req.end): close the

@@ -13,9 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/smithy-go"
 )
 
@@ -224,15 +221,3 @@ func (s *awsStatus) idle(detail string) {
 
 // awsJoin renders a short list for details and messages.
 func awsJoin(xs []string) string { return strings.Join(xs, ", ") }
-
-// NewAWSEC2Client builds the EC2 client for the ec2-route and eip actions
-// from cfg, with the SDK's own retries off (AWSRetry retries instead, asking
-// Event.Valid before every write).
-func NewAWSEC2Client(cfg aws.Config) *ec2.Client {
-	return ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.Retryer = aws.NopRetryer{} })
-}
-
-// NewAWSRoute53Client is NewAWSEC2Client for Route 53.
-func NewAWSRoute53Client(cfg aws.Config) *route53.Client {
-	return route53.NewFromConfig(cfg, func(o *route53.Options) { o.Retryer = aws.NopRetryer{} })
-}

@@ -150,7 +150,7 @@ type AzureRouteConfig struct {
 // for the long-running operation, then reads the route again to verify.
 type AzureRoute struct {
 	cfg     AzureRouteConfig
-	clients map[string]*armnetwork.RoutesClient // by subscription ID
+	clients map[string]*azureRoutes // by subscription ID
 	log     *slog.Logger
 	m       *Metrics
 
@@ -196,7 +196,7 @@ func NewAzureRoute(cfg AzureRouteConfig, log *slog.Logger, m *Metrics) (*AzureRo
 	opts.PerRetryPolicies = append(append([]policy.Policy(nil), opts.PerRetryPolicies...), azureValidPolicy{})
 	a := &AzureRoute{
 		cfg:     cfg,
-		clients: map[string]*armnetwork.RoutesClient{},
+		clients: map[string]*azureRoutes{},
 		log:     log.With("action", AzureRouteActionName),
 		m:       m,
 		status:  Status{Name: AzureRouteActionName, State: "idle"},
@@ -210,10 +210,19 @@ func NewAzureRoute(cfg AzureRouteConfig, log *slog.Logger, m *Metrics) (*AzureRo
 		if err != nil {
 			return nil, fmt.Errorf("azure-route: %w", err)
 		}
-		a.clients[key] = c
+		a.clients[key] = &azureRoutes{get: c.Get, beginCreateOrUpdate: c.BeginCreateOrUpdate}
 	}
 	m.Init(AzureRouteActionName)
 	return a, nil
+}
+
+// azureRoutes holds method values of the two RoutesClient operations the
+// action calls, not the client: AzureRoute is held in an interface, and a
+// client field would make the linker keep all of the client's operations
+// (see awsclient.go).
+type azureRoutes struct {
+	get                 func(ctx context.Context, resourceGroup, table, route string, o *armnetwork.RoutesClientGetOptions) (armnetwork.RoutesClientGetResponse, error)
+	beginCreateOrUpdate func(ctx context.Context, resourceGroup, table, route string, r armnetwork.Route, o *armnetwork.RoutesClientBeginCreateOrUpdateOptions) (*runtime.Poller[armnetwork.RoutesClientCreateOrUpdateResponse], error)
 }
 
 // Name implements Action.
@@ -399,7 +408,7 @@ func (a *AzureRoute) ensureOnce(ctx context.Context, log *slog.Logger, ev Event,
 		NextHopIPAddress: new(a.cfg.NextHop.String()),
 	}}
 	wctx := context.WithValue(ctx, azureValidKey{}, ev.Valid)
-	poller, err := client.BeginCreateOrUpdate(wctx, t.table.ResourceGroup, t.table.Name, t.name, route, nil)
+	poller, err := client.beginCreateOrUpdate(wctx, t.table.ResourceGroup, t.table.Name, t.name, route, nil)
 	if err != nil {
 		return false, fmt.Errorf("create or update: %w", err)
 	}
@@ -426,8 +435,8 @@ type errAzureVerify string
 
 func (e errAzureVerify) Error() string { return "verify: " + string(e) }
 
-func (a *AzureRoute) get(ctx context.Context, client *armnetwork.RoutesClient, t azureTarget) (armnetwork.Route, bool, error) {
-	resp, err := client.Get(ctx, t.table.ResourceGroup, t.table.Name, t.name, nil)
+func (a *AzureRoute) get(ctx context.Context, client *azureRoutes, t azureTarget) (armnetwork.Route, bool, error) {
+	resp, err := client.get(ctx, t.table.ResourceGroup, t.table.Name, t.name, nil)
 	if err != nil {
 		var re *azcore.ResponseError
 		if errors.As(err, &re) && re.StatusCode == http.StatusNotFound {

@@ -10,7 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 )
 
-// AWSIMDSAPI is the part of *imds.Client used to learn who this node is.
+// AWSIMDSAPI is the part of the instance metadata client (*IMDSClient) used
+// to learn who this node is.
 // The client does the IMDSv2 token dance (PUT /latest/api/token, then GETs
 // with the token header) and refreshes the token on 401.
 type AWSIMDSAPI interface {

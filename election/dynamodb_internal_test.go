@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,6 +24,8 @@ func TestValidateDynamoDBTable(t *testing.T) {
 		{"ab", `invalid --dynamodb-table: "ab" is not a DynamoDB table name (3-255 characters: letters, digits, '_', '-', '.')`},
 		{"has space", `invalid --dynamodb-table: "has space" is not a DynamoDB table name (3-255 characters: letters, digits, '_', '-', '.')`},
 		{"", `invalid --dynamodb-table: "" is not a DynamoDB table name (3-255 characters: letters, digits, '_', '-', '.')`},
+		{strings.Repeat("a", 255), ""},
+		{"t\u00e4ble", "invalid --dynamodb-table: \"t\u00e4ble\" is not a DynamoDB table name (3-255 characters: letters, digits, '_', '-', '.')"},
 	} {
 		err := ValidateDynamoDBTable(tc.table)
 		if got := errString(err); got != tc.err {

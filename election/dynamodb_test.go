@@ -22,7 +22,7 @@ import (
 
 // dynamoClient talks to endpoint with static dummy credentials (dynalite
 // accepts any).
-func dynamoClient(endpoint string) *dynamodb.Client {
+func dynamoClient(endpoint string) *election.DynamoDBClient {
 	return election.NewDynamoDBClient(aws.Config{
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
@@ -32,7 +32,7 @@ func dynamoClient(endpoint string) *dynamodb.Client {
 
 func dynamoTable(prefix string) string { return fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano()) }
 
-func newDynamoStore(t *testing.T, cli *dynamodb.Client, table, lease string, create bool) *election.DynamoDBStore {
+func newDynamoStore(t *testing.T, cli *election.DynamoDBClient, table, lease string, create bool) *election.DynamoDBStore {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

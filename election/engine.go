@@ -51,6 +51,7 @@ type Lease struct {
 	deadline atomic.Int64 // nanoseconds after base; 0 = ended
 	ctx      context.Context
 	cancel   context.CancelFunc
+	moved    atomic.Pointer[func()] // OnExtend's f
 }
 
 func newLease(term uint64, clock Clock, deadline time.Time) *Lease {
@@ -78,11 +79,27 @@ func (l *Lease) Deadline() time.Time { return l.base.Add(time.Duration(l.deadlin
 // promote steps working for this term stop.
 func (l *Lease) Context() context.Context { return l.ctx }
 
-func (l *Lease) extend(deadline time.Time) { l.deadline.Store(int64(deadline.Sub(l.base))) }
+// OnExtend makes f run each time Deadline moves: after every confirmed
+// renewal and when the grant ends. The kernel fence takes its new deadline
+// from it instead of polling Deadline. f runs in the engine's goroutine and
+// must not block.
+func (l *Lease) OnExtend(f func()) { l.moved.Store(&f) }
+
+func (l *Lease) extend(deadline time.Time) {
+	l.deadline.Store(int64(deadline.Sub(l.base)))
+	l.notify()
+}
 
 func (l *Lease) end() {
 	l.deadline.Store(0)
 	l.cancel()
+	l.notify()
+}
+
+func (l *Lease) notify() {
+	if f := l.moved.Load(); f != nil {
+		(*f)()
+	}
 }
 
 // Status is the engine's view for /status.

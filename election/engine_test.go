@@ -279,3 +279,42 @@ func TestBackendsArePeekers(t *testing.T) {
 	var _ Peeker = (*nativeBlob)(nil)
 	var _ Peeker = (*EtcdBackend)(nil)
 }
+
+// The kernel fence takes its deadline from OnExtend: every confirmed
+// renewal must call it with Deadline already moved, and the end of the
+// grant must call it once more with the lease no longer valid.
+func TestOnExtendFollowsRenewals(t *testing.T) {
+	clk := newFakeClock()
+	store := NewMemoryStore()
+	n := startNode(t, "a", NewCASBackend(store, "a", testTiming.LeaseTTL, clk), clk)
+	clk.Advance(500*time.Millisecond, 100*time.Millisecond)
+	n.drain()
+	if !n.lease.Valid() {
+		t.Fatal("not leader")
+	}
+	seen := make(chan time.Time, 100)
+	l := n.lease
+	l.OnExtend(func() { seen <- l.Deadline() })
+	before := l.Deadline()
+	clk.Advance(4*time.Second+100*time.Millisecond, 100*time.Millisecond) // two renewals
+	var got []time.Time
+	for len(seen) > 0 {
+		got = append(got, <-seen)
+	}
+	if len(got) != 2 {
+		t.Fatalf("OnExtend ran %d times in two retry periods, want 2", len(got))
+	}
+	if !got[0].After(before) || !got[1].After(got[0]) || !got[1].Equal(l.Deadline()) {
+		t.Fatalf("deadlines seen %v (before %v, now %v): not moved forward by each renewal", got, before, l.Deadline())
+	}
+	store.SetFault(func(context.Context, string) error { return ErrLeaseLost })
+	clk.Advance(2*time.Second+100*time.Millisecond, 100*time.Millisecond)
+	select {
+	case d := <-seen:
+		if l.Valid() || clk.Now().Before(d) {
+			t.Fatalf("after the loss: valid %v, deadline %v, now %v", l.Valid(), d, clk.Now())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("OnExtend did not run when the grant ended")
+	}
+}

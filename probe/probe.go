@@ -148,8 +148,12 @@ type Server struct {
 	last  atomic.Int64  // ns after start of the last accepted probe; 0 = none
 	fence deadlineFence // nil when unavailable or in 503 mode
 
-	fenceStop chan struct{} // closed to end the fence updater
-	fenceDone chan struct{}
+	// fenceDeadline is Lead's deadline while leading with the kernel
+	// fence, else nil; DeadlineMoved copies it into the fence. fenceMu
+	// guards it and orders the fence updates (its own lock: renewals must
+	// never wait for a listener to close).
+	fenceMu       sync.Mutex
+	fenceDeadline func() time.Time
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -238,58 +242,49 @@ func (s *Server) Lead(valid func() bool, deadline func() time.Time) error {
 }
 
 // startFence sets the kernel fence to the current deadline before the
-// listener opens, then keeps it in step with renewals (every 20 ms; a late
-// update only ends the kernel's acceptance earlier, never later).
+// listener opens; DeadlineMoved keeps it in step with renewals.
 func (s *Server) startFence(deadline func() time.Time) error {
-	s.stopFence()
 	if deadline == nil {
 		far := time.Now().Add(100 * 365 * 24 * time.Hour)
 		deadline = func() time.Time { return far }
 	}
-	last := deadline()
-	if err := s.fence.set(last); err != nil {
+	s.fenceMu.Lock()
+	defer s.fenceMu.Unlock()
+	if err := s.fence.set(deadline()); err != nil {
+		s.fenceDeadline = nil
 		return fmt.Errorf("kernel fence: %w", err)
 	}
-	stop, done := make(chan struct{}), make(chan struct{})
-	s.mu.Lock()
-	s.fenceStop, s.fenceDone = stop, done
-	s.mu.Unlock()
-	go func() {
-		defer close(done)
-		t := time.NewTicker(20 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-			}
-			if d := deadline(); !d.Equal(last) {
-				if err := s.fence.set(d); err != nil {
-					s.log.Warn("kernel fence update failed", "err", err)
-					continue
-				}
-				last = d
-			}
-		}
-	}()
+	s.fenceDeadline = deadline
 	return nil
 }
 
-// stopFence ends the updater and closes the fence: from now on the kernel
-// drops probe packets.
+// DeadlineMoved copies Lead's deadline into the kernel fence. The lease
+// calls it when a renewal moves the deadline (election.Lease.OnExtend), so
+// an idle leader wakes for the fence only when a renewal lands, not on a
+// timer. A late or missed call only ends the kernel's acceptance earlier,
+// never later. It does nothing when not leading or without the fence.
+func (s *Server) DeadlineMoved() {
+	if s.fence == nil {
+		return
+	}
+	s.fenceMu.Lock()
+	defer s.fenceMu.Unlock()
+	if s.fenceDeadline == nil {
+		return
+	}
+	if err := s.fence.set(s.fenceDeadline()); err != nil {
+		s.log.Warn("kernel fence update failed", "err", err)
+	}
+}
+
+// stopFence closes the fence: from now on the kernel drops probe packets.
 func (s *Server) stopFence() {
 	if s.fence == nil {
 		return
 	}
-	s.mu.Lock()
-	stop, done := s.fenceStop, s.fenceDone
-	s.fenceStop, s.fenceDone = nil, nil
-	s.mu.Unlock()
-	if stop != nil {
-		close(stop)
-		<-done
-	}
+	s.fenceMu.Lock()
+	defer s.fenceMu.Unlock()
+	s.fenceDeadline = nil
 	if err := s.fence.set(time.Time{}); err != nil {
 		s.log.Warn("kernel fence close failed", "err", err)
 	}

@@ -46,11 +46,16 @@ func addrLabel(iface string) string {
 }
 
 type linuxPlatform struct {
-	h      *netlink.Handle
-	socks  map[int]*nl.SocketHandle // NETLINK_ROUTE socket for address requests
-	ann    *announcer               // nil when not announcing
-	annErr error                    // why the announcer could not be opened
-	log    *slog.Logger
+	// Method values of the netlink handle, not *netlink.Handle itself: the
+	// platform is held in an interface, and the linker would then keep all
+	// ~200 methods of a *netlink.Handle field (text/template's reflect
+	// method lookup is in the program; see cloud/awsclient.go).
+	linkList    func() ([]netlink.Link, error)
+	closeHandle func()
+	socks       map[int]*nl.SocketHandle // NETLINK_ROUTE socket for address requests
+	ann         *announcer               // nil when not announcing
+	annErr      error                    // why the announcer could not be opened
+	log         *slog.Logger
 
 	// added remembers the addresses this process added, for kernels older
 	// than 5.18 that drop IFA_PROTO: there an IPv6 VIP has no other mark.
@@ -86,7 +91,7 @@ func newPlatform(announce bool, log *slog.Logger) (platform, error) {
 	tv := unix.NsecToTimeval(netlinkTimeout.Nanoseconds())
 	_ = s.SetSendTimeout(&tv)
 	_ = s.SetReceiveTimeout(&tv)
-	p := &linuxPlatform{h: h, socks: map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: {Socket: s}},
+	p := &linuxPlatform{linkList: h.LinkList, closeHandle: h.Close, socks: map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: {Socket: s}},
 		log: log, added: map[addrKey]bool{}}
 	if announce {
 		// A missing CAP_NET_RAW is reported by Preflight; remember the error
@@ -97,7 +102,7 @@ func newPlatform(announce bool, log *slog.Logger) (platform, error) {
 }
 
 func (p *linuxPlatform) close() error {
-	p.h.Close()
+	p.closeHandle()
 	for _, s := range p.socks {
 		s.Close()
 	}
@@ -108,7 +113,7 @@ func (p *linuxPlatform) close() error {
 }
 
 func (p *linuxPlatform) links() ([]link, error) {
-	ls, err := p.h.LinkList()
+	ls, err := p.linkList()
 	if err != nil {
 		return nil, err
 	}
