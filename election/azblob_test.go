@@ -90,6 +90,27 @@ func azTestSuite(t *testing.T, cs, mode string, timing election.Config) election
 			}
 			stealNativeLease(t, cs, ctr, leaseName)
 		},
+		Delete: azDeleteRecord(cs, ctr, mode),
+	}
+}
+
+// azDeleteRecord deletes the record blob as a lifecycle policy would. A
+// native-mode blob is under a lease and cannot be deleted without breaking
+// it first, which is LostLeaseDemotesAtOnce: there is nothing to delete.
+func azDeleteRecord(cs, ctr, mode string) func(*testing.T, string) {
+	if mode != election.AzureModeRecord {
+		return nil
+	}
+	return func(t *testing.T, leaseName string) {
+		cc, err := container.NewClientFromConnectionString(cs, ctr, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := cc.NewBlobClient(leaseName).Delete(ctx, nil); err != nil {
+			t.Fatalf("delete record blob: %v", err)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package election_test
 
 import (
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -29,7 +30,8 @@ func TestConformanceMemory(t *testing.T) {
 			st, set := electiontest.Cuttable(get(lease))
 			return electiontest.Candidate{Backend: election.NewCASBackend(st, id, ttl, nil), SetReachable: set}
 		},
-		Steal: func(t *testing.T, lease string) { electiontest.StealStore(t, get(lease)) },
+		Steal:  func(t *testing.T, lease string) { electiontest.StealStore(t, get(lease)) },
+		Delete: func(t *testing.T, lease string) { get(lease).Delete() },
 	})
 }
 
@@ -52,6 +54,11 @@ func TestConformanceFile(t *testing.T) {
 				t.Fatal(err)
 			}
 			electiontest.StealStore(t, fs)
+		},
+		Delete: func(t *testing.T, lease string) {
+			if err := os.Remove(path(lease)); err != nil {
+				t.Fatal(err)
+			}
 		},
 	})
 }

@@ -56,6 +56,15 @@ func TestConformanceDynamoDB(t *testing.T) {
 		Steal: func(t *testing.T, lease string) {
 			electiontest.StealStore(t, newDynamoStore(t, cli, table, lease, false))
 		},
+		Delete: func(t *testing.T, lease string) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_, err := cli.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table),
+				Key: map[string]types.AttributeValue{election.DynamoDBKeyAttr: &types.AttributeValueMemberS{Value: lease}}})
+			if err != nil {
+				t.Fatalf("delete item: %v", err)
+			}
+		},
 	})
 }
 
