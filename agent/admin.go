@@ -107,6 +107,11 @@ func (a *Agent) serveAdmin() (*http.Server, error) {
 			http.Error(w, res.msg, http.StatusServiceUnavailable)
 			return
 		}
+		// A node that cannot use its lease backend cannot lead: not ready.
+		if es := a.p.Engine.Status(); es.BackendFailing != "" {
+			http.Error(w, "lease backend failing ("+es.BackendFailing+"): "+es.LastError, http.StatusServiceUnavailable)
+			return
+		}
 		fmt.Fprintln(w, "ok")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))

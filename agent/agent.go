@@ -286,12 +286,13 @@ func (a *Agent) startup(ctx context.Context) error {
 func (a *Agent) shutdown() {
 	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
-	if a.currentRole() == RoleLeader {
+	held := a.currentRole() == RoleLeader
+	if held {
 		a.demote(ctx, "shutting down", 0)
 	}
 	if err := a.p.Engine.Release(ctx, 0); err != nil {
 		a.log.Error("lease release on shutdown failed; other nodes take over when it expires", "err", err)
-	} else {
+	} else if held {
 		a.log.Info("lease released")
 	}
 	a.p.Probe.Close()
