@@ -247,11 +247,22 @@ func TestAzureStartupChecks(t *testing.T) {
 				cancel()
 				t.Fatal(err)
 			}
-			st, err := b.TryAcquire(ctx, false) // writes the blob in the first mode's format
-			cancel()
-			if err != nil || !st.Held {
+			// Write the blob in the first mode's format (a record-mode node
+			// waits a TTL before it creates a record, so write it directly).
+			if first == election.AzureModeRecord {
+				rs, err := election.NewBlobRecordStore(cfg)
+				if err == nil {
+					_, err = rs.Create(ctx, election.Record{Holder: "n1", Term: 1, TTL: 15 * time.Second})
+				}
+				if err != nil {
+					cancel()
+					t.Fatalf("create record: %v", err)
+				}
+			} else if st, err := b.TryAcquire(ctx, false); err != nil || !st.Held {
+				cancel()
 				t.Fatalf("%s acquire: %+v %v", first, st, err)
 			}
+			cancel()
 			cfg.Mode = second
 			err = newB(cfg)
 			want := fmt.Sprintf("invalid --azure-lease-mode: blob %s/mix-%s holds a record-mode lease record; every node of a group must use the same --azure-lease-mode (or use another --lease-name)", ctr, first)

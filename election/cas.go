@@ -26,6 +26,20 @@ type Record struct {
 	TTL    time.Duration // the holder's lease-ttl, so followers wait at least that long
 }
 
+// maxRecordTTL bounds the lease duration a record may carry: followers
+// wait at least that long, so a huge value (or one that overflows a
+// Duration) from a corrupt record must not stall the group for ever.
+const maxRecordTTL = 24 * time.Hour
+
+// recordTTL converts a record's lease_duration_ms, refusing values no lbhc
+// node writes.
+func recordTTL(ms int64) (time.Duration, error) {
+	if ms <= 0 || ms > maxRecordTTL.Milliseconds() {
+		return 0, fmt.Errorf("%w: lease_duration_ms %d is not in 1..%d", ErrCorrupt, ms, maxRecordTTL.Milliseconds())
+	}
+	return time.Duration(ms) * time.Millisecond, nil
+}
+
 // Store is a record with an opaque version that changes on every write.
 // File, DynamoDB and Azure blob-record backends are Stores.
 type Store interface {

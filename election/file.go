@@ -89,8 +89,11 @@ func decodeFileRecord(b []byte) (fileRecord, error) {
 	if w.Holder == nil || w.Term == nil || w.TTLms == nil || w.Version == nil {
 		return fileRecord{}, fmt.Errorf("%w: holder, term, lease_duration_ms or version missing", ErrCorrupt)
 	}
-	if *w.TTLms <= 0 || *w.Version == 0 {
-		return fileRecord{}, fmt.Errorf("%w: lease_duration_ms and version must be positive", ErrCorrupt)
+	if _, err := recordTTL(*w.TTLms); err != nil {
+		return fileRecord{}, err
+	}
+	if *w.Version == 0 {
+		return fileRecord{}, fmt.Errorf("%w: version must be positive", ErrCorrupt)
 	}
 	return fileRecord{Holder: *w.Holder, Term: *w.Term, TTLms: *w.TTLms, Version: *w.Version}, nil
 }

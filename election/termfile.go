@@ -42,12 +42,20 @@ func LoadTermFile(path string) (*TermFile, error) {
 	case err != nil:
 		return nil, fmt.Errorf("term file: %w", err)
 	}
-	t, err := strconv.ParseUint(string(bytes.TrimSpace(b)), 10, 64)
+	t, err := parseTerm(b)
 	if err != nil {
 		return nil, fmt.Errorf("term file %s does not hold a term number (fix or remove it): %w", path, err)
 	}
 	f.term = t
 	return f, nil
+}
+
+// formatTerm is the term file's content for t.
+func formatTerm(t uint64) string { return strconv.FormatUint(t, 10) + "\n" }
+
+// parseTerm reads one decimal term, surrounding white space allowed.
+func parseTerm(b []byte) (uint64, error) {
+	return strconv.ParseUint(string(bytes.TrimSpace(b)), 10, 64)
 }
 
 // Load returns the highest term saved.
@@ -66,7 +74,7 @@ func (f *TermFile) Save(t uint64) error {
 	if t <= f.term {
 		return nil
 	}
-	if err := writeFileAtomic(f.path, []byte(strconv.FormatUint(t, 10)+"\n")); err != nil {
+	if err := writeFileAtomic(f.path, []byte(formatTerm(t))); err != nil {
 		return fmt.Errorf("save term %d: %w", t, err)
 	}
 	f.term = t

@@ -18,6 +18,7 @@
 #                               /var/tmp/lbhc-tools; outside the repo, kept across runs)
 #   LBHC_GO_TEST_FLAGS          extra flags for go test in a full run (e.g. -race)
 #   LBHC_SCRIPT_TIMEOUT         seconds each packaging/e2e script may run (default 600)
+#   LBHC_FUZZTIME               how long each Go fuzz target runs (default 10s)
 #
 # Exported to tests (see package itest): LBHC_TEST_AZURITE_CONNECTION_STRING,
 # LBHC_TEST_AZURITE_CMD, LBHC_TEST_DYNAMODB_ENDPOINT, LBHC_TEST_DYNALITE_CMD,
@@ -169,6 +170,18 @@ if [[ -d internal/deps ]]; then
 else
 	check "go mod tidy -diff" go mod tidy -diff
 fi
+
+# Fuzz targets (the lease record decoders), each for a bounded time. A
+# failing input is written to the package's testdata/fuzz/<target>/, where
+# plain go test replays it from then on: commit it with the fix.
+fuzz_targets() { # PKG: the Fuzz* functions of PKG's tests
+	go test -list '^Fuzz' "$1" | grep '^Fuzz' || true
+}
+for fz_pkg in ./election/; do
+	for fz in $(fuzz_targets "$fz_pkg"); do
+		check "fuzz $fz (${LBHC_FUZZTIME:-10s})" go test -run '^$' -fuzz "^$fz\$" -fuzztime "${LBHC_FUZZTIME:-10s}" "$fz_pkg"
+	done
+done
 
 # go test: one result per package. tools/testreport shows the usual
 # non-verbose output plus every skipped test with its reason; if it cannot be
