@@ -106,10 +106,17 @@ func recordDeleter(t *testing.T, c *Cluster) func() {
 	}
 	switch c.Backend.Kind {
 	case BackendFile:
-		path := c.Backend.Args[slices.Index(c.Backend.Args, "--lease-file")+1]
+		// Under the lease file's lock: an rm racing a renewal's rename is
+		// undone by it (safe, but no deletion to test).
+		fs, err := election.NewFileStore(c.Backend.Args[slices.Index(c.Backend.Args, "--lease-file")+1])
+		if err != nil {
+			t.Fatal(err)
+		}
 		return func() {
-			if err := os.Remove(path); err != nil {
-				t.Errorf("delete %s: %v", path, err)
+			cx, cancel := ctx()
+			defer cancel()
+			if err := fs.Delete(cx); err != nil {
+				t.Errorf("delete the lease file: %v", err)
 			}
 		}
 	case BackendDynamoDB:

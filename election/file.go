@@ -173,4 +173,19 @@ func (s *FileStore) swap(ctx context.Context, rec Record, prev string) (string, 
 	return strconv.FormatUint(next.Version, 10), nil
 }
 
+// Delete removes the record under the lock, as an operator's rm would but
+// without racing a write in flight (which would put the record back): for
+// tests and repair tools. A missing record is not an error.
+func (s *FileStore) Delete(ctx context.Context) error {
+	unlock, err := lockFile(ctx, s.lock)
+	if err != nil {
+		return fmt.Errorf("lock: %w", err)
+	}
+	defer unlock()
+	if err := os.Remove(s.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
 func (s *FileStore) Close() error { return nil }
