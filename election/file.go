@@ -134,7 +134,7 @@ func (s *FileStore) swap(ctx context.Context, rec Record, prev string) (string, 
 	cur, err := s.read()
 	exists := err == nil
 	switch {
-	case prev != "" && errors.Is(err, ErrCorrupt):
+	case prev != "" && (errors.Is(err, ErrCorrupt) || errors.Is(err, errBadFile)):
 		// The version we wrote is gone: whoever replaced it, we lost it.
 		return "", fmt.Errorf("update: %w: %w", ErrConflict, err)
 	case err != nil && !errors.Is(err, ErrNotFound):
