@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -550,4 +551,48 @@ func TestAzureRecordCrashFailover5s(t *testing.T) {
 		t.Fatalf("crash takeover took %s (leader found: %v), want <= %s", took, n != nil, bound)
 	}
 	t.Logf("record mode, ttl 5s / retry 1s: crash takeover in %s (bound %s)", took.Round(time.Millisecond), bound)
+}
+
+// TestAzureNativeTermSurvivesDeletedBlob: the native lease keeps its term
+// in blob metadata, which a deleted blob (lease broken, then deleted by
+// hand or a lifecycle policy) takes with it; with the term file the next
+// grant is still above every term before.
+func TestAzureNativeTermSurvivesDeletedBlob(t *testing.T) {
+	cs := itest.Env(t, azuriteEnv)
+	t.Parallel()
+	ctr := azTestContainer(t)
+	tf, err := election.LoadTermFile(filepath.Join(t.TempDir(), "del.term"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := election.AzureConfig{ConnectionString: cs, Container: ctr, CreateContainer: true, LeaseName: "del"}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	a, err := election.NewAzureBlob(ctx, cfg, "a", 15*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	election.KeepTerms(a, tf)
+	st, err := a.TryAcquire(ctx, false)
+	if err != nil || !st.Held || st.Term != 1 {
+		t.Fatalf("acquire: %+v %v", st, err)
+	}
+	if err := a.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cc, err := container.NewClientFromConnectionString(cs, ctr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cc.NewBlobClient("del").Delete(ctx, nil); err != nil {
+		t.Fatalf("delete blob: %v", err)
+	}
+	st, err = a.TryAcquire(ctx, false)
+	if err != nil || !st.Held || st.Term != 2 {
+		t.Fatalf("acquire after the blob was deleted: %+v %v; want term 2", st, err)
+	}
+	if tf.Load() != 2 {
+		t.Fatalf("term file holds %d, want 2", tf.Load())
+	}
 }

@@ -102,11 +102,15 @@ func writeFileAtomic(path string, b []byte) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// KeepTerms makes b keep its highest term in f when b is a CAS-record
-// backend (file, DynamoDB, Azure record mode). Native-lease backends take
-// their terms from the server (etcd's create revision) and ignore it.
+// KeepTerms makes b keep its highest term in f when its terms live in a
+// record that can be deleted: the CAS-record backends (file, DynamoDB,
+// Azure record mode) and the Azure native lease (term in blob metadata).
+// etcd's term is the key's create revision, which etcd never reuses.
 func KeepTerms(b Backend, f *TermFile) {
-	if cb, ok := b.(*casBackend); ok {
-		WithTermFile(f)(cb)
+	switch b := b.(type) {
+	case *casBackend:
+		WithTermFile(f)(b)
+	case *nativeBlob:
+		b.terms, b.maxTerm = f, max(b.maxTerm, f.Load())
 	}
 }
