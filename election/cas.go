@@ -159,6 +159,11 @@ func (b *casBackend) look(ctx context.Context) (Record, string, State, bool, err
 	if err := b.validate(rec); err != nil {
 		return Record{}, "", State{Term: b.maxTerm}, false, err
 	}
+	// A term below one seen here: the record was reset outside lbhc (a
+	// node that missed the last grants recreated a deleted record). Not
+	// free while its holder renews, and reported; once unchanged for a
+	// TTL it is taken over like any record, with a term above both.
+	stale := b.stale(rec)
 	b.absentSince = time.Time{}
 	b.lastTTL = rec.TTL
 	b.noteTerm(rec.Term)
@@ -176,7 +181,7 @@ func (b *casBackend) look(ctx context.Context) (Record, string, State, bool, err
 	wait := max(b.ttl, rec.TTL)
 	if left := wait - now.Sub(b.seenAt); left > 0 {
 		st.RetryAfter = left
-		return rec, ver, st, false, nil
+		return rec, ver, st, false, stale
 	}
 	st.Leader = "" // expired: nobody serves
 	return rec, ver, st, true, nil
@@ -200,9 +205,9 @@ func (b *casBackend) absent(now time.Time) (Record, string, State, bool, error) 
 	return Record{Term: b.maxTerm}, "", st, true, nil
 }
 
-// validate refuses records no lbhc node writes (term 0, no TTL) and records
-// whose term went back below one this node has seen: that record was reset
-// outside lbhc, and granting from it would reuse a fencing number.
+// validate refuses records no lbhc node writes (term 0 with a holder, no
+// TTL). They are never free and never overwritten: the file or item may
+// be someone else's.
 func (b *casBackend) validate(rec Record) error {
 	switch {
 	case rec.Term == 0 && rec.Holder != "":
@@ -210,11 +215,18 @@ func (b *casBackend) validate(rec Record) error {
 		return fmt.Errorf("%w: term missing or 0 with holder %q", ErrCorrupt, rec.Holder)
 	case rec.TTL <= 0:
 		return fmt.Errorf("%w: lease duration missing or not positive", ErrCorrupt)
-	case rec.Term < b.maxTerm:
-		return fmt.Errorf("%w: term %d is below term %d this node has seen (the record was reset outside lbhc; restore it or delete it and wait a lease-ttl)",
-			ErrCorrupt, rec.Term, b.maxTerm)
 	}
 	return nil
+}
+
+// stale reports a record whose term is below the highest term this node
+// has seen (which noteTerm has not yet raised).
+func (b *casBackend) stale(rec Record) error {
+	if rec.Term >= b.maxTerm {
+		return nil
+	}
+	return fmt.Errorf("%w: term %d is below term %d this node has seen: the record was reset outside lbhc; its holder's grant reuses a fencing number",
+		ErrCorrupt, rec.Term, b.maxTerm)
 }
 
 // noteTerm raises the highest term seen. Saving an observed term is best
