@@ -116,6 +116,9 @@ func fileBackend(_ context.Context, c *cli.Context, nodeID, leaseName string, tt
 	if path == "" {
 		path = filepath.Join(c.String("state-dir"), leaseName+".lease")
 	}
+	if err := makeStateLeaseDir(c.String("state-dir"), path); err != nil {
+		return nil, err
+	}
 	st, err := election.NewFileStore(path)
 	if err != nil {
 		return nil, err
@@ -259,6 +262,9 @@ func runAction(c *cli.Context) error {
 		return err
 	}
 	defer backend.Close()
+	if err := keepTerms(c.String("state-dir"), c.String("lease-name"), backend); err != nil {
+		return err
+	}
 	eng, err := election.NewEngine(timing, backend, election.Options{Logger: log.With("part", "election"), Registerer: reg})
 	if err != nil {
 		return err

@@ -171,12 +171,23 @@ func TestAzureLeaseBackendAzurite(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			azureIsolate(t)
 			t.Setenv("AZURE_STORAGE_CONNECTION_STRING", cs)
-			_, b, err := runAzureFlags(t, 15*time.Second, "--azure-lease-mode", mode, "--azure-container", ctr+"-"+mode, "--azure-create-container")
+			cfg, b, err := runAzureFlags(t, 15*time.Second, "--azure-lease-mode", mode, "--azure-container", ctr+"-"+mode, "--azure-create-container")
 			if err != nil {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
+			if mode == "record" {
+				// A released record (term 0): without one, a record-mode
+				// node waits a lease TTL (15 s here) before it creates one.
+				rs, err := election.NewBlobRecordStore(cfg)
+				if err == nil {
+					_, err = rs.Create(ctx, election.Record{TTL: time.Second})
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
 			st, err := b.TryAcquire(ctx, false)
 			if err != nil || !st.Held || st.Term != 1 || st.Leader != "n1" {
 				t.Fatalf("first acquire: %+v, %v", st, err)

@@ -38,7 +38,7 @@ func runDynamoDBFlagsAs(t *testing.T, id string, args ...string) (election.Backe
 		ExitErrHandler: func(*cli.Context, error) {},
 		Action: func(c *cli.Context) error {
 			var err error
-			b, err = dynamodbBackend(c.Context, c, id, "grp", 15*time.Second)
+			b, err = dynamodbBackend(c.Context, c, id, "grp", 2*time.Second)
 			return err
 		},
 	}
@@ -113,9 +113,9 @@ func TestDynamoDBFlagsTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	st, err := b.TryAcquire(ctx, false)
+	st, err := acquireFresh(ctx, b)
 	if err != nil || !st.Held || st.Term != 1 || st.Leader != "node-1" {
 		t.Fatalf("acquire: %+v, %v", st, err)
 	}

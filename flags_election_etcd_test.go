@@ -132,9 +132,9 @@ func TestEtcdFlagsBackend(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	st, err := b.TryAcquire(ctx, false)
+	st, err := acquireFresh(ctx, b)
 	if err != nil || !st.Held || st.Leader != "node-1" {
 		t.Fatalf("acquire: %+v, %v", st, err)
 	}
@@ -143,5 +143,23 @@ func TestEtcdFlagsBackend(t *testing.T) {
 	}
 	if err := b.Release(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// acquireFresh acquires a lease nobody has held yet. A backend that has
+// seen no record waits a lease TTL after its start before it creates one
+// (a record deleted just before its first read may have a live holder), so
+// this retries when the backend says when.
+func acquireFresh(ctx context.Context, b election.Backend) (election.State, error) {
+	for {
+		st, err := b.TryAcquire(ctx, false)
+		if err != nil || st.Held || st.RetryAfter <= 0 || st.Leader != "" {
+			return st, err
+		}
+		select {
+		case <-ctx.Done():
+			return st, ctx.Err()
+		case <-time.After(st.RetryAfter):
+		}
 	}
 }

@@ -243,7 +243,7 @@ func (h *harness) waitRole(role string, d time.Duration) {
 }
 
 func TestPromoteAndShutdownOrder(t *testing.T) {
-	store := election.NewMemoryStore()
+	store := election.NewReleasedMemoryStore()
 	r := &recorder{}
 	h := newHarness(t, store, Config{}, &fakeVIPs{r: r}, &fakeAction{r: r}, nil)
 	h.waitRole(RoleLeader, 2*time.Second)
@@ -266,7 +266,7 @@ func TestPromoteAndShutdownOrder(t *testing.T) {
 }
 
 func TestPromoteFailureUndoesAndReleases(t *testing.T) {
-	store := election.NewMemoryStore()
+	store := election.NewReleasedMemoryStore()
 	r := &recorder{}
 	h := newHarness(t, store, Config{}, &fakeVIPs{r: r}, &fakeAction{r: r, fail: errors.New("route table busy")}, nil)
 	end := time.Now().Add(2 * time.Second)
@@ -300,7 +300,7 @@ func TestPromoteFailureUndoesAndReleases(t *testing.T) {
 
 func TestCloudFailurePolicyContinue(t *testing.T) {
 	r := &recorder{}
-	h := newHarness(t, election.NewMemoryStore(), Config{CloudFailureContinue: true}, &fakeVIPs{r: r}, &fakeAction{r: r, fail: errors.New("throttled")}, nil)
+	h := newHarness(t, election.NewReleasedMemoryStore(), Config{CloudFailureContinue: true}, &fakeVIPs{r: r}, &fakeAction{r: r, fail: errors.New("throttled")}, nil)
 	h.waitRole(RoleLeader, 2*time.Second)
 	if !h.probe.answering() {
 		t.Fatal("leader with --cloud-failure-policy continue does not answer")
@@ -309,7 +309,7 @@ func TestCloudFailurePolicyContinue(t *testing.T) {
 
 func TestVIPFailureNeverOpensProbe(t *testing.T) {
 	r := &recorder{}
-	h := newHarness(t, election.NewMemoryStore(), Config{}, &fakeVIPs{r: r, failAdd: errors.New("EPERM")}, nil, nil)
+	h := newHarness(t, election.NewReleasedMemoryStore(), Config{}, &fakeVIPs{r: r, failAdd: errors.New("EPERM")}, nil, nil)
 	time.Sleep(300 * time.Millisecond)
 	if strings.Contains(strings.Join(h.r.list(), ","), "probe.lead") || h.probe.answering() {
 		t.Fatalf("probe opened although the VIP could not be added: %v", h.r.list())
@@ -317,7 +317,7 @@ func TestVIPFailureNeverOpensProbe(t *testing.T) {
 }
 
 func TestLostLeaseDemotesWithoutRelease(t *testing.T) {
-	store := election.NewMemoryStore()
+	store := election.NewReleasedMemoryStore()
 	r := &recorder{}
 	h := newHarness(t, store, Config{}, &fakeVIPs{r: r}, nil, nil)
 	h.waitRole(RoleLeader, 2*time.Second)
@@ -335,7 +335,7 @@ func TestLostLeaseDemotesWithoutRelease(t *testing.T) {
 }
 
 func TestBackendOutageSelfFences(t *testing.T) {
-	store := election.NewMemoryStore()
+	store := election.NewReleasedMemoryStore()
 	r := &recorder{}
 	h := newHarness(t, store, Config{}, &fakeVIPs{r: r}, nil, nil)
 	h.waitRole(RoleLeader, 2*time.Second)
@@ -351,7 +351,7 @@ func TestBackendOutageSelfFences(t *testing.T) {
 }
 
 func TestUnhealthyLeaderHandsOver(t *testing.T) {
-	store := election.NewMemoryStore()
+	store := election.NewReleasedMemoryStore()
 	r := &recorder{}
 	health := &fakeHealth{healthy: true, ch: make(chan bool, 1)}
 	h := newHarness(t, store, Config{}, &fakeVIPs{r: r}, nil, health)
@@ -371,7 +371,7 @@ func TestUnhealthyLeaderHandsOver(t *testing.T) {
 }
 
 func TestStandbyKeptAcrossRestartAndAdminAuth(t *testing.T) {
-	store := election.NewMemoryStore()
+	store := election.NewReleasedMemoryStore()
 	dir := t.TempDir()
 	r := &recorder{}
 	h := newHarness(t, store, Config{StateDir: dir}, &fakeVIPs{r: r}, nil, nil)
@@ -410,7 +410,7 @@ func TestStandbyKeptAcrossRestartAndAdminAuth(t *testing.T) {
 
 func TestStatusDocument(t *testing.T) {
 	r := &recorder{}
-	h := newHarness(t, election.NewMemoryStore(), Config{Priority: 2, ProbeProtocol: "tcp", ProbePorts: []int{26001}}, &fakeVIPs{r: r}, &fakeAction{r: r}, nil)
+	h := newHarness(t, election.NewReleasedMemoryStore(), Config{Priority: 2, ProbeProtocol: "tcp", ProbePorts: []int{26001}}, &fakeVIPs{r: r}, &fakeAction{r: r}, nil)
 	h.waitRole(RoleLeader, 3*time.Second)
 	resp, err := http.Get("http://" + h.a.AdminAddr() + "/status")
 	if err != nil {
@@ -439,7 +439,7 @@ func TestStatusDocument(t *testing.T) {
 func TestProbeWatchdog(t *testing.T) {
 	for _, demote := range []bool{false, true} {
 		t.Run(fmt.Sprintf("demote=%v", demote), func(t *testing.T) {
-			store := election.NewMemoryStore()
+			store := election.NewReleasedMemoryStore()
 			r := &recorder{}
 			h := newHarness(t, store, Config{ProbeIdleTimeout: 200 * time.Millisecond, ProbeIdleDemote: demote}, &fakeVIPs{r: r}, nil, nil)
 			h.waitRole(RoleLeader, 2*time.Second)

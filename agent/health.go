@@ -55,8 +55,14 @@ func (a *Agent) serveReadyz(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, why, http.StatusServiceUnavailable)
 		return
 	}
-	if e := a.p.Engine.Status().LastError; e != "" {
-		http.Error(w, "election backend: "+e, http.StatusServiceUnavailable)
+	// A node that cannot use its lease backend cannot lead: not ready.
+	es := a.p.Engine.Status()
+	if es.BackendFailing != "" {
+		http.Error(w, "lease backend failing ("+es.BackendFailing+"): "+es.LastError, http.StatusServiceUnavailable)
+		return
+	}
+	if es.LastError != "" {
+		http.Error(w, "election backend: "+es.LastError, http.StatusServiceUnavailable)
 		return
 	}
 	fmt.Fprintln(w, "ok")

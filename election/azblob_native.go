@@ -45,6 +45,10 @@ type nativeBlob struct {
 	// the same ID again succeeds if the service did give it to us, so such
 	// a lease is reused at once instead of blocking everyone for a TTL.
 	tryID string
+	// terms keeps the highest term seen across restarts and a deleted
+	// blob (whose metadata starts again at 0); nil: in memory only.
+	terms   *TermFile
+	maxTerm uint64
 }
 
 func newNativeBlob(bb *blockblob.Client, target, nodeID string, ttl time.Duration) *nativeBlob {
@@ -67,6 +71,12 @@ func (b *nativeBlob) TryAcquire(ctx context.Context, renew bool) (State, error) 
 	p, err := b.props(ctx)
 	if err != nil {
 		return State{}, err
+	}
+	if p.term > b.maxTerm {
+		b.maxTerm = p.term
+		if b.terms != nil {
+			_ = b.terms.Save(p.term) // best effort: the grant below must save
+		}
 	}
 	if p.locked && b.tryID == "" {
 		return State{Term: p.term, Leader: p.holder}, nil
@@ -98,7 +108,13 @@ func (b *nativeBlob) TryAcquire(ctx context.Context, renew bool) (State, error) 
 		b.tryID = ""
 		return State{Term: p.term, Leader: p.leader()}, nil
 	}
-	term := p.term + 1
+	term := max(p.term, b.maxTerm) + 1
+	if b.terms != nil {
+		if err := b.terms.Save(term); err != nil {
+			return State{}, err // keep tryID: the lease is ours until it expires
+		}
+	}
+	b.maxTerm = term
 	_, err = b.blob.SetMetadata(ctx, map[string]*string{metaHolder: &b.id, metaTerm: azPtr(strconv.FormatUint(term, 10))},
 		&blob.SetMetadataOptions{AccessConditions: &blob.AccessConditions{LeaseAccessConditions: &blob.LeaseAccessConditions{LeaseID: &id}}})
 	if be := wrapBlobErr("write holder metadata", b.target, err); be != nil {

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
@@ -62,21 +60,22 @@ func (s *BlobRecordStore) Get(ctx context.Context) (Record, string, error) {
 // decodeBlobRecord parses the blob's content.
 func decodeBlobRecord(b []byte) (Record, error) {
 	if len(b) > azMaxRecordSize {
-		return Record{}, fmt.Errorf("record larger than %d bytes: not an lbhc lease record", azMaxRecordSize)
+		return Record{}, fmt.Errorf("%w: record larger than %d bytes: not an lbhc lease record", ErrCorrupt, azMaxRecordSize)
 	}
 	if len(b) == 0 {
-		return Record{}, errors.New("empty blob, not an lbhc lease record (a native-mode lease blob? every node of a group must use the same --azure-lease-mode)")
+		return Record{}, fmt.Errorf("%w: empty blob, not an lbhc lease record (a native-mode lease blob? every node of a group must use the same --azure-lease-mode)", ErrCorrupt)
 	}
 	var r blobRecord
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
-		return Record{}, fmt.Errorf("not an lbhc lease record: %w", err)
+		return Record{}, fmt.Errorf("%w: not an lbhc lease record: %w", ErrCorrupt, err)
 	}
-	if r.TTLms < 0 {
-		return Record{}, fmt.Errorf("not an lbhc lease record: negative lease_duration_ms %d", r.TTLms)
+	ttl, err := recordTTL(r.TTLms)
+	if err != nil {
+		return Record{}, err
 	}
-	return Record{Holder: r.Holder, Term: r.Term, TTL: time.Duration(r.TTLms) * time.Millisecond}, nil
+	return Record{Holder: r.Holder, Term: r.Term, TTL: ttl}, nil
 }
 
 func encodeBlobRecord(rec Record) []byte {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -90,6 +91,27 @@ func azTestSuite(t *testing.T, cs, mode string, timing election.Config) election
 			}
 			stealNativeLease(t, cs, ctr, leaseName)
 		},
+		Delete: azDeleteRecord(cs, ctr, mode),
+	}
+}
+
+// azDeleteRecord deletes the record blob as a lifecycle policy would. A
+// native-mode blob is under a lease and cannot be deleted without breaking
+// it first, which is LostLeaseDemotesAtOnce: there is nothing to delete.
+func azDeleteRecord(cs, ctr, mode string) func(*testing.T, string) {
+	if mode != election.AzureModeRecord {
+		return nil
+	}
+	return func(t *testing.T, leaseName string) {
+		cc, err := container.NewClientFromConnectionString(cs, ctr, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := cc.NewBlobClient(leaseName).Delete(ctx, nil); err != nil {
+			t.Fatalf("delete record blob: %v", err)
+		}
 	}
 }
 
@@ -226,11 +248,22 @@ func TestAzureStartupChecks(t *testing.T) {
 				cancel()
 				t.Fatal(err)
 			}
-			st, err := b.TryAcquire(ctx, false) // writes the blob in the first mode's format
-			cancel()
-			if err != nil || !st.Held {
+			// Write the blob in the first mode's format (a record-mode node
+			// waits a TTL before it creates a record, so write it directly).
+			if first == election.AzureModeRecord {
+				rs, err := election.NewBlobRecordStore(cfg)
+				if err == nil {
+					_, err = rs.Create(ctx, election.Record{Holder: "n1", Term: 1, TTL: 15 * time.Second})
+				}
+				if err != nil {
+					cancel()
+					t.Fatalf("create record: %v", err)
+				}
+			} else if st, err := b.TryAcquire(ctx, false); err != nil || !st.Held {
+				cancel()
 				t.Fatalf("%s acquire: %+v %v", first, st, err)
 			}
+			cancel()
 			cfg.Mode = second
 			err = newB(cfg)
 			want := fmt.Sprintf("invalid --azure-lease-mode: blob %s/mix-%s holds a record-mode lease record; every node of a group must use the same --azure-lease-mode (or use another --lease-name)", ctr, first)
@@ -518,4 +551,48 @@ func TestAzureRecordCrashFailover5s(t *testing.T) {
 		t.Fatalf("crash takeover took %s (leader found: %v), want <= %s", took, n != nil, bound)
 	}
 	t.Logf("record mode, ttl 5s / retry 1s: crash takeover in %s (bound %s)", took.Round(time.Millisecond), bound)
+}
+
+// TestAzureNativeTermSurvivesDeletedBlob: the native lease keeps its term
+// in blob metadata, which a deleted blob (lease broken, then deleted by
+// hand or a lifecycle policy) takes with it; with the term file the next
+// grant is still above every term before.
+func TestAzureNativeTermSurvivesDeletedBlob(t *testing.T) {
+	cs := itest.Env(t, azuriteEnv)
+	t.Parallel()
+	ctr := azTestContainer(t)
+	tf, err := election.LoadTermFile(filepath.Join(t.TempDir(), "del.term"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := election.AzureConfig{ConnectionString: cs, Container: ctr, CreateContainer: true, LeaseName: "del"}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	a, err := election.NewAzureBlob(ctx, cfg, "a", 15*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	election.KeepTerms(a, tf)
+	st, err := a.TryAcquire(ctx, false)
+	if err != nil || !st.Held || st.Term != 1 {
+		t.Fatalf("acquire: %+v %v", st, err)
+	}
+	if err := a.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cc, err := container.NewClientFromConnectionString(cs, ctr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cc.NewBlobClient("del").Delete(ctx, nil); err != nil {
+		t.Fatalf("delete blob: %v", err)
+	}
+	st, err = a.TryAcquire(ctx, false)
+	if err != nil || !st.Held || st.Term != 2 {
+		t.Fatalf("acquire after the blob was deleted: %+v %v; want term 2", st, err)
+	}
+	if tf.Load() != 2 {
+		t.Fatalf("term file holds %d, want 2", tf.Load())
+	}
 }

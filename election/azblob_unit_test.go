@@ -446,12 +446,14 @@ func TestAzBlobRecordCodec(t *testing.T) {
 		t.Fatalf("decoded %+v %v", got, err)
 	}
 	for _, tc := range []struct{ in, err string }{
-		{``, "empty blob, not an lbhc lease record (a native-mode lease blob? every node of a group must use the same --azure-lease-mode)"},
-		{` `, "not an lbhc lease record: EOF"},
-		{`{"holder":"a","term":-1}`, "not an lbhc lease record: json: cannot unmarshal number -1 into Go struct field blobRecord.term of type uint64"},
-		{`{"holder":"a","color":"red"}`, `not an lbhc lease record: json: unknown field "color"`},
-		{`{"holder":"a","lease_duration_ms":-5}`, "not an lbhc lease record: negative lease_duration_ms -5"},
-		{strings.Repeat(" ", azMaxRecordSize+1), "record larger than 65536 bytes: not an lbhc lease record"},
+		{``, "lease record is not valid: empty blob, not an lbhc lease record (a native-mode lease blob? every node of a group must use the same --azure-lease-mode)"},
+		{` `, "lease record is not valid: not an lbhc lease record: EOF"},
+		{`{"holder":"a","term":-1}`, "lease record is not valid: not an lbhc lease record: json: cannot unmarshal number -1 into Go struct field blobRecord.term of type uint64"},
+		{`{"holder":"a","color":"red"}`, `lease record is not valid: not an lbhc lease record: json: unknown field "color"`},
+		{`{"holder":"a","lease_duration_ms":-5}`, "lease record is not valid: lease_duration_ms -5 is not in 1..86400000"},
+		{`null`, "lease record is not valid: lease_duration_ms 0 is not in 1..86400000"},
+		{`{"holder":"a","term":3,"lease_duration_ms":9223372036854775807}`, "lease record is not valid: lease_duration_ms 9223372036854775807 is not in 1..86400000"},
+		{strings.Repeat(" ", azMaxRecordSize+1), "lease record is not valid: record larger than 65536 bytes: not an lbhc lease record"},
 	} {
 		if _, err := decodeBlobRecord([]byte(tc.in)); err == nil || err.Error() != tc.err {
 			t.Errorf("decode %.40q: error %v, want %q", tc.in, err, tc.err)

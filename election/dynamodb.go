@@ -322,7 +322,7 @@ func decodeLeaseItem(item map[string]types.AttributeValue) (Record, string, erro
 	if h, ok := item[dynHolderAttr]; ok {
 		s, ok := h.(*types.AttributeValueMemberS)
 		if !ok {
-			return Record{}, "", fmt.Errorf("attribute %s is not a string", dynHolderAttr)
+			return Record{}, "", fmt.Errorf("%w: attribute %s is not a string", ErrCorrupt, dynHolderAttr)
 		}
 		rec.Holder = s.Value
 	}
@@ -335,10 +335,15 @@ func decodeLeaseItem(item map[string]types.AttributeValue) (Record, string, erro
 	if err != nil {
 		return Record{}, "", err
 	}
-	rec.TTL = time.Duration(ms) * time.Millisecond
+	if ms > uint64(maxRecordTTL.Milliseconds()) {
+		return Record{}, "", fmt.Errorf("%w: attribute %s %d above %d", ErrCorrupt, dynTTLAttr, ms, maxRecordTTL.Milliseconds())
+	}
+	if rec.TTL, err = recordTTL(int64(ms)); err != nil {
+		return Record{}, "", err
+	}
 	v, ok := item[dynVersionAttr].(*types.AttributeValueMemberS)
 	if !ok || v.Value == "" {
-		return Record{}, "", fmt.Errorf("attribute %s missing or not a non-empty string", dynVersionAttr)
+		return Record{}, "", fmt.Errorf("%w: attribute %s missing or not a non-empty string", ErrCorrupt, dynVersionAttr)
 	}
 	return rec, v.Value, nil
 }
@@ -346,11 +351,11 @@ func decodeLeaseItem(item map[string]types.AttributeValue) (Record, string, erro
 func numAttr(item map[string]types.AttributeValue, name string) (uint64, error) {
 	n, ok := item[name].(*types.AttributeValueMemberN)
 	if !ok {
-		return 0, fmt.Errorf("attribute %s missing or not a number", name)
+		return 0, fmt.Errorf("%w: attribute %s missing or not a number", ErrCorrupt, name)
 	}
 	u, err := strconv.ParseUint(n.Value, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("attribute %s: %w", name, err)
+		return 0, fmt.Errorf("%w: attribute %s: %w", ErrCorrupt, name, err)
 	}
 	return u, nil
 }

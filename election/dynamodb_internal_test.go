@@ -69,17 +69,21 @@ func TestDecodeLeaseItemErrors(t *testing.T) {
 		err  string
 	}{
 		{"holder not a string", map[string]types.AttributeValue{dynHolderAttr: n("1"), dynTermAttr: n("1"), dynTTLAttr: n("1"), dynVersionAttr: s("v")},
-			"attribute holder is not a string"},
+			"lease record is not valid: attribute holder is not a string"},
 		{"no term", map[string]types.AttributeValue{dynTTLAttr: n("1"), dynVersionAttr: s("v")},
-			"attribute term missing or not a number"},
+			"lease record is not valid: attribute term missing or not a number"},
 		{"negative term", map[string]types.AttributeValue{dynTermAttr: n("-1"), dynTTLAttr: n("1"), dynVersionAttr: s("v")},
-			`attribute term: strconv.ParseUint: parsing "-1": invalid syntax`},
+			`lease record is not valid: attribute term: strconv.ParseUint: parsing "-1": invalid syntax`},
+		{"ttl zero", map[string]types.AttributeValue{dynTermAttr: n("1"), dynTTLAttr: n("0"), dynVersionAttr: s("v")},
+			"lease record is not valid: lease_duration_ms 0 is not in 1..86400000"},
+		{"ttl huge", map[string]types.AttributeValue{dynTermAttr: n("1"), dynTTLAttr: n("18446744073709551615"), dynVersionAttr: s("v")},
+			"lease record is not valid: attribute lease_duration_ms 18446744073709551615 above 86400000"},
 		{"ttl a string", map[string]types.AttributeValue{dynTermAttr: n("1"), dynTTLAttr: s("1"), dynVersionAttr: s("v")},
-			"attribute lease_duration_ms missing or not a number"},
+			"lease record is not valid: attribute lease_duration_ms missing or not a number"},
 		{"no version", map[string]types.AttributeValue{dynTermAttr: n("1"), dynTTLAttr: n("1")},
-			"attribute version missing or not a non-empty string"},
+			"lease record is not valid: attribute version missing or not a non-empty string"},
 		{"empty version", map[string]types.AttributeValue{dynTermAttr: n("1"), dynTTLAttr: n("1"), dynVersionAttr: s("")},
-			"attribute version missing or not a non-empty string"},
+			"lease record is not valid: attribute version missing or not a non-empty string"},
 	} {
 		_, _, err := decodeLeaseItem(tc.item)
 		if got := errString(err); got != tc.err {

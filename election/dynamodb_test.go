@@ -56,6 +56,20 @@ func TestConformanceDynamoDB(t *testing.T) {
 		Steal: func(t *testing.T, lease string) {
 			electiontest.StealStore(t, newDynamoStore(t, cli, table, lease, false))
 		},
+		Delete: func(t *testing.T, lease string) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			// A raw SDK client: lbhc itself never deletes the item, so its
+			// wrapper (DynamoDBClient) does not offer DeleteItem.
+			raw := dynamodb.NewFromConfig(aws.Config{Region: "us-east-1",
+				Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+				BaseEndpoint: aws.String(itest.Env(t, "LBHC_TEST_DYNAMODB_ENDPOINT"))})
+			_, err := raw.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table),
+				Key: map[string]types.AttributeValue{election.DynamoDBKeyAttr: &types.AttributeValueMemberS{Value: lease}}})
+			if err != nil {
+				t.Fatalf("delete item: %v", err)
+			}
+		},
 	})
 }
 

@@ -115,6 +115,9 @@ type Status struct {
 	// (retry-period + renew-deadline at most), so an old Progress means the
 	// engine is stuck (e.g. on a backend call that ignores its context).
 	Progress time.Time
+	// BackendFailing is the reason (ErrorReason) while backend calls fail,
+	// "" once one succeeds: such a node cannot lead and is not ready.
+	BackendFailing string
 }
 
 // Options carries the engine's injected dependencies.
@@ -137,6 +140,7 @@ type Engine struct {
 
 	renewDur  prometheus.Histogram
 	renewFail prometheus.Counter
+	health    backendHealth // guarded by mu
 
 	eligible     atomic.Bool
 	acquireDelay atomic.Int64 // time.Duration
@@ -180,10 +184,11 @@ func NewEngine(cfg Config, b Backend, o Options) (*Engine, error) {
 			Help: "Lease renewals of a held lease that failed (transient errors and lost leases).",
 		}),
 	}
+	e.health = newBackendHealth()
 	e.eligible.Store(true)
 	e.progress = e.clock.Now()
 	if o.Registerer != nil {
-		for _, c := range []prometheus.Collector{e.renewDur, e.renewFail} {
+		for _, c := range []prometheus.Collector{e.renewDur, e.renewFail, e.health.errs, e.health.up} {
 			if err := o.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("register election metrics: %w", err)
 			}
@@ -199,7 +204,7 @@ func (e *Engine) Events() <-chan Event { return e.events }
 func (e *Engine) Status() Status {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := Status{Term: e.observed.Term, Leader: e.observed.Leader, Eligible: e.eligible.Load(), LastError: e.lastErr, Progress: e.progress}
+	s := Status{Term: e.observed.Term, Leader: e.observed.Leader, Eligible: e.eligible.Load(), LastError: e.lastErr, Progress: e.progress, BackendFailing: e.health.reason}
 	if e.lease != nil && e.lease.Valid() {
 		s.Leading, s.Term, s.Leader, s.Deadline = true, e.lease.Term, e.cfg.NodeID, e.lease.Deadline()
 	}
@@ -333,7 +338,7 @@ func (e *Engine) peek(ctx context.Context) (free bool, ok bool) {
 	}
 	e.mu.Lock()
 	e.observed = st
-	e.lastErr = ""
+	e.noteOKLocked()
 	e.mu.Unlock()
 	return isFree, true
 }
@@ -416,7 +421,7 @@ func (e *Engine) followerStep(ctx context.Context, next time.Time, wake <-chan s
 		return next, nil
 	}
 	e.mu.Lock()
-	e.lastErr = ""
+	e.noteOKLocked()
 	e.observed = st
 	e.mu.Unlock()
 	if !st.Held {
@@ -503,7 +508,7 @@ func (e *Engine) leaderStep(ctx context.Context, l *Lease, next time.Time) (time
 	if !stale {
 		l.extend(sent.Add(e.cfg.RenewDeadline))
 		e.observed = st
-		e.lastErr = ""
+		e.noteOKLocked()
 	}
 	e.mu.Unlock()
 	if !stale {
@@ -535,10 +540,4 @@ func (e *Engine) emit(ctx context.Context, ev Event) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-func (e *Engine) noteErr(err error) {
-	e.mu.Lock()
-	e.lastErr = err.Error()
-	e.mu.Unlock()
 }

@@ -87,7 +87,7 @@ func TestValidate(t *testing.T) {
 
 func TestContentionOneLeaderAndTakeoverAfterFullTTL(t *testing.T) {
 	clk := newFakeClock()
-	store := NewMemoryStore()
+	store := NewReleasedMemoryStore()
 	var nodes []*testNode
 	for _, id := range []string{"a", "b", "c", "d", "e"} {
 		nodes = append(nodes, startNode(t, id, NewCASBackend(store, id, testTiming.LeaseTTL, clk), clk))
@@ -146,7 +146,7 @@ func hangUpdates(store *MemoryStore) {
 
 func TestSelfFenceByDeadlineWhenRenewalsHang(t *testing.T) {
 	clk := newFakeClock()
-	store := NewMemoryStore()
+	store := NewReleasedMemoryStore()
 	n := startNode(t, "a", NewCASBackend(store, "a", testTiming.LeaseTTL, clk), clk)
 	clk.Advance(500*time.Millisecond, 100*time.Millisecond)
 	n.drain()
@@ -172,7 +172,7 @@ func TestSelfFenceByDeadlineWhenRenewalsHang(t *testing.T) {
 
 func TestSelfFenceWhenRenewalsFail(t *testing.T) {
 	clk := newFakeClock()
-	store := NewMemoryStore()
+	store := NewReleasedMemoryStore()
 	n := startNode(t, "a", NewCASBackend(store, "a", testTiming.LeaseTTL, clk), clk)
 	clk.Advance(500*time.Millisecond, 100*time.Millisecond)
 	n.drain()
@@ -189,7 +189,7 @@ func TestSelfFenceWhenRenewalsFail(t *testing.T) {
 
 func TestReleaseImmediateTakeoverAndTermsIncrease(t *testing.T) {
 	clk := newFakeClock()
-	store := NewMemoryStore()
+	store := NewReleasedMemoryStore()
 	a := startNode(t, "a", NewCASBackend(store, "a", testTiming.LeaseTTL, clk), clk)
 	clk.Advance(500*time.Millisecond, 100*time.Millisecond)
 	b := startNode(t, "b", NewCASBackend(store, "b", testTiming.LeaseTTL, clk), clk)
@@ -219,7 +219,7 @@ func TestReleaseImmediateTakeoverAndTermsIncrease(t *testing.T) {
 
 func TestPausedLeaderResumingPastDeadlineIsInvalid(t *testing.T) {
 	clk := newFakeClock()
-	store := NewMemoryStore()
+	store := NewReleasedMemoryStore()
 	n := startNode(t, "a", NewCASBackend(store, "a", testTiming.LeaseTTL, clk), clk)
 	clk.Advance(500*time.Millisecond, 100*time.Millisecond)
 	n.drain()
@@ -252,7 +252,7 @@ func TestNoneBackendTermsIncrease(t *testing.T) {
 
 func TestAcquireDelayLetsBetterNodeWin(t *testing.T) {
 	clk := newFakeClock()
-	store := NewMemoryStore()
+	store := NewReleasedMemoryStore()
 	low := startNode(t, "low", NewCASBackend(store, "low", testTiming.LeaseTTL, clk), clk)
 	low.eng.SetAcquireDelay(2*testTiming.RetryPeriod + 500*time.Millisecond)
 	clk.Advance(time.Second, 100*time.Millisecond) // low sees the lease free first

@@ -38,6 +38,12 @@ type EtcdBackend struct {
 	lease clientv3.LeaseID // lease of our grant (or of one not yet revoked); 0 = none
 	term  int64            // CreateRevision of our key while we hold it
 
+	// A key deleted by hand leaves its holder's etcd lease alive until the
+	// holder notices at its next renewal and stops keeping it alive: the
+	// key is free only when that lease is gone (see vanished).
+	seenLease clientv3.LeaseID // lease of the last key seen; 0 = none
+	started   time.Time
+
 	changes   chan struct{}
 	stopWatch context.CancelFunc
 	watchDone chan struct{}
@@ -75,7 +81,7 @@ func NewEtcdBackend(ctx context.Context, cli *clientv3.Client, prefix, leaseName
 		return nil, cfgErr("node-id", "must not be empty")
 	}
 	b := &EtcdBackend{cli: cli, key: EtcdKey(prefix, leaseName), id: nodeID, ttl: secs,
-		changes: make(chan struct{}, 1), watchDone: make(chan struct{})}
+		changes: make(chan struct{}, 1), watchDone: make(chan struct{}), started: time.Now()}
 	if _, err := cli.Get(ctx, b.key); err != nil {
 		return nil, etcdStartError(cli.Endpoints(), "read", b.key, err)
 	}
@@ -196,7 +202,8 @@ func (b *EtcdBackend) renew(ctx context.Context) (State, error) {
 		return held, fmt.Errorf("etcd get %s: %w", b.key, getErr)
 	}
 	if len(resp.Kvs) == 0 {
-		b.revokeQuietly(ctx, b.lease)
+		// Not revoked: followers wait for this lease to expire (a TTL
+		// from the keepalive above), by when this node has long demoted.
 		b.lease, b.term = 0, 0
 		return State{}, fmt.Errorf("etcd key %s of term %d was deleted: %w", b.key, held.Term, ErrLeaseLost)
 	}
@@ -215,8 +222,14 @@ func (b *EtcdBackend) acquire(ctx context.Context) (State, error) {
 	if err != nil {
 		return State{}, fmt.Errorf("etcd get %s: %w", b.key, err)
 	}
+	if len(resp.Kvs) == 0 {
+		if st, free, err := b.vanished(ctx); err != nil || !free {
+			return st, err
+		}
+	}
 	if len(resp.Kvs) > 0 {
 		kv := resp.Kvs[0]
+		b.seenLease = clientv3.LeaseID(kv.Lease)
 		if string(kv.Value) != b.id || b.lease == 0 || kv.Lease != int64(b.lease) {
 			// Someone else's key — or our id under a lease this process
 			// does not hold (a crashed earlier run, or a VM cloned with the
@@ -256,7 +269,7 @@ func (b *EtcdBackend) acquire(ctx context.Context) (State, error) {
 		b.revokeQuietly(ctx, g.ID)
 		return State{}, fmt.Errorf("etcd create %s: key not readable in the same transaction", b.key)
 	}
-	b.lease, b.term = g.ID, kvs[0].CreateRevision
+	b.lease, b.term, b.seenLease = g.ID, kvs[0].CreateRevision, g.ID
 	return State{Held: true, Term: uint64(b.term), Leader: b.id}, nil
 }
 
@@ -315,8 +328,39 @@ func (b *EtcdBackend) Peek(ctx context.Context) (State, bool, error) {
 		return State{}, false, fmt.Errorf("etcd get %s: %w", b.key, err)
 	}
 	if len(resp.Kvs) == 0 {
-		return State{}, true, nil
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		st, free, err := b.vanished(ctx)
+		return st, free, err
 	}
 	kv := resp.Kvs[0]
+	b.mu.Lock()
+	b.seenLease = clientv3.LeaseID(kv.Lease)
+	b.mu.Unlock()
 	return State{Term: uint64(kv.CreateRevision), Leader: string(kv.Value)}, false, nil
+}
+
+// vanished decides whether a missing key is free (b.mu held). It is when
+// the lease of the last key seen has ended (released, expired, or the
+// holder stopped renewing after its key was deleted). A node that has
+// seen no key waits a TTL after start: a key deleted before its first
+// read may have a live holder it cannot name.
+func (b *EtcdBackend) vanished(ctx context.Context) (State, bool, error) {
+	if b.seenLease == 0 {
+		if left := time.Duration(b.ttl)*time.Second - time.Since(b.started); left > 0 {
+			return State{RetryAfter: left}, false, nil
+		}
+		return State{}, true, nil
+	}
+	ttl, err := b.cli.TimeToLive(ctx, b.seenLease)
+	if err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
+		return State{}, false, fmt.Errorf("etcd lease %x time-to-live: %w", int64(b.seenLease), err)
+	}
+	// etcd reports the remaining whole seconds, rounded down (0 while
+	// under a second is left), and -1 once the lease is gone.
+	if err == nil && ttl.TTL >= 0 {
+		return State{RetryAfter: time.Duration(ttl.TTL)*time.Second + 100*time.Millisecond}, false, nil
+	}
+	b.seenLease = 0
+	return State{}, true, nil
 }

@@ -93,6 +93,13 @@ func TestConformanceEtcd(t *testing.T) {
 				t.Fatalf("steal: put: %v (succeeded %v)", err, tr != nil && tr.Succeeded)
 			}
 		},
+		Delete: func(t *testing.T, lease string) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if _, err := steal.Delete(ctx, election.EtcdKey(prefix, lease)); err != nil {
+				t.Fatalf("delete key: %v", err)
+			}
+		},
 	})
 }
 
@@ -114,7 +121,7 @@ func TestEtcdFollowerSeesHolderAndWakesOnRelease(t *testing.T) {
 	if r, err := directEtcd(t, target).Get(ctx, election.EtcdKey(prefix, "g")); err != nil || len(r.Kvs) != 0 {
 		t.Fatalf("key after the start-up probes: %v, %d kvs; want none", err, len(r.Kvs))
 	}
-	sa, err := a.TryAcquire(ctx, false)
+	sa, err := acquireAfterStartWait(ctx, a)
 	if err != nil || !sa.Held || sa.Leader != "node-a" || sa.Term == 0 {
 		t.Fatalf("a acquire: %+v, %v", sa, err)
 	}
@@ -174,7 +181,7 @@ func TestEtcdRestartWaitsForOwnStaleKey(t *testing.T) {
 	defer cancel()
 	old := newEtcdBackend(t, target, prefix, "g", "node-a", 5*time.Second)
 	defer old.Close()
-	s1, err := old.TryAcquire(ctx, false)
+	s1, err := acquireAfterStartWait(ctx, old)
 	if err != nil || !s1.Held {
 		t.Fatalf("first acquire: %+v, %v", s1, err)
 	}
@@ -426,7 +433,7 @@ func TestEtcdAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if st, err := b.TryAcquire(ctx, false); err != nil || !st.Held || st.Leader != "n1" {
+	if st, err := acquireAfterStartWait(ctx, b); err != nil || !st.Held || st.Leader != "n1" {
 		t.Fatalf("acquire as root: %+v, %v", st, err)
 	}
 	if st, err := b.TryAcquire(ctx, true); err != nil || !st.Held {
@@ -434,5 +441,23 @@ func TestEtcdAuth(t *testing.T) {
 	}
 	if err := b.Release(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// acquireAfterStartWait acquires a key nobody holds with a backend that
+// has seen no key yet: such a backend waits a TTL after its start (a key
+// deleted before its first read may have a live holder), so it retries
+// when told.
+func acquireAfterStartWait(ctx context.Context, b election.Backend) (election.State, error) {
+	for {
+		st, err := b.TryAcquire(ctx, false)
+		if err != nil || st.Held || st.RetryAfter <= 0 || st.Leader != "" {
+			return st, err
+		}
+		select {
+		case <-ctx.Done():
+			return st, ctx.Err()
+		case <-time.After(st.RetryAfter):
+		}
 	}
 }

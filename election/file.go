@@ -29,39 +29,73 @@ type fileRecord struct {
 	Version uint64 `json:"version"`
 }
 
-// NewFileStore returns a store at path, creating the directory (0700) if
-// needed. It fails when the directory cannot be created or written, naming
-// --lease-file.
+// fileMaxRecord bounds a lease file (bytes); a record is about 80.
+const fileMaxRecord = 64 << 10
+
+// Sentinel causes for the error reasons of a file store.
+var (
+	errBadFile  = errors.New("unusable lease file")
+	errLockHeld = errors.New("lock held")
+)
+
+// NewFileStore returns a store at path. The directory must exist and must
+// not be writable by other users; the lock file (path + ".lock") is
+// created (0600) if needed and must be a regular file of this user or
+// root. Every failure is a ConfigError naming --lease-file.
 func NewFileStore(path string) (*FileStore, error) {
 	if path == "" {
 		return nil, cfgErr("lease-file", "must not be empty")
 	}
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, cfgErr("lease-file", "cannot create directory %s: %v", dir, err)
+	if err := checkLeaseDir(dir); err != nil {
+		return nil, cfgErr("lease-file", "%v", err)
 	}
 	s := &FileStore{path: path, lock: path + ".lock"}
-	f, err := os.OpenFile(s.lock, os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := openLockFile(s.lock)
 	if err != nil {
-		return nil, cfgErr("lease-file", "cannot open lock file %s: %v", s.lock, err)
+		return nil, cfgErr("lease-file", "cannot open lock file: %v", err)
 	}
 	f.Close()
 	return s, nil
 }
 
 func (s *FileStore) read() (fileRecord, error) {
-	b, err := os.ReadFile(s.path)
+	b, err := readSmallFile(s.path, fileMaxRecord)
 	if errors.Is(err, fs.ErrNotExist) {
 		return fileRecord{}, fmt.Errorf("%s: %w", s.path, ErrNotFound)
 	}
 	if err != nil {
 		return fileRecord{}, fmt.Errorf("read lease file: %w", err)
 	}
-	var r fileRecord
-	if err := json.Unmarshal(b, &r); err != nil {
-		return fileRecord{}, fmt.Errorf("lease file %s is corrupt: %w", s.path, err)
+	r, err := decodeFileRecord(b)
+	if err != nil {
+		return fileRecord{}, fmt.Errorf("lease file %s: %w", s.path, err)
 	}
 	return r, nil
+}
+
+// decodeFileRecord parses a lease file. Every field must be present: a
+// file holding null, {} or another program's JSON is not a free lease.
+func decodeFileRecord(b []byte) (fileRecord, error) {
+	var w struct {
+		Holder  *string `json:"holder"`
+		Term    *uint64 `json:"term"`
+		TTLms   *int64  `json:"lease_duration_ms"`
+		Version *uint64 `json:"version"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return fileRecord{}, fmt.Errorf("%w: not JSON of an lbhc lease record: %w", ErrCorrupt, err)
+	}
+	if w.Holder == nil || w.Term == nil || w.TTLms == nil || w.Version == nil {
+		return fileRecord{}, fmt.Errorf("%w: holder, term, lease_duration_ms or version missing", ErrCorrupt)
+	}
+	if _, err := recordTTL(*w.TTLms); err != nil {
+		return fileRecord{}, err
+	}
+	if *w.Version == 0 {
+		return fileRecord{}, fmt.Errorf("%w: version must be positive", ErrCorrupt)
+	}
+	return fileRecord{Holder: *w.Holder, Term: *w.Term, TTLms: *w.TTLms, Version: *w.Version}, nil
 }
 
 // Get reads the record without locking: rename makes each read see one
@@ -94,12 +128,16 @@ func (s *FileStore) swap(ctx context.Context, rec Record, prev string) (string, 
 	}
 	unlock, err := lockFile(ctx, s.lock)
 	if err != nil {
-		return "", fmt.Errorf("lock %s: %w", s.lock, err)
+		return "", fmt.Errorf("lock: %w", err)
 	}
 	defer unlock()
 	cur, err := s.read()
 	exists := err == nil
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	switch {
+	case prev != "" && (errors.Is(err, ErrCorrupt) || errors.Is(err, errBadFile)):
+		// The version we wrote is gone: whoever replaced it, we lost it.
+		return "", fmt.Errorf("update: %w: %w", ErrConflict, err)
+	case err != nil && !errors.Is(err, ErrNotFound):
 		return "", err
 	}
 	switch {
@@ -133,6 +171,21 @@ func (s *FileStore) swap(ctx context.Context, rec Record, prev string) (string, 
 		return "", fmt.Errorf("replace lease file: %w", err)
 	}
 	return strconv.FormatUint(next.Version, 10), nil
+}
+
+// Delete removes the record under the lock, as an operator's rm would but
+// without racing a write in flight (which would put the record back): for
+// tests and repair tools. A missing record is not an error.
+func (s *FileStore) Delete(ctx context.Context) error {
+	unlock, err := lockFile(ctx, s.lock)
+	if err != nil {
+		return fmt.Errorf("lock: %w", err)
+	}
+	defer unlock()
+	if err := os.Remove(s.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 func (s *FileStore) Close() error { return nil }

@@ -4,7 +4,7 @@ package election
 
 import (
 	"context"
-	"os"
+	"fmt"
 	"time"
 
 	"golang.org/x/sys/windows"
@@ -13,7 +13,7 @@ import (
 // lockFile takes an exclusive LockFileEx lock on path, polling (every 5 ms)
 // so that a cancelled context stops the wait.
 func lockFile(ctx context.Context, path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := openLockFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -34,7 +34,7 @@ func lockFile(ctx context.Context, path string) (func(), error) {
 		select {
 		case <-ctx.Done():
 			f.Close()
-			return nil, ctx.Err()
+			return nil, fmt.Errorf("%s is locked by another process (flock) and was not released in time: %w: %w", path, errLockHeld, ctx.Err())
 		case <-time.After(5 * time.Millisecond):
 		}
 	}

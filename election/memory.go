@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // MemoryStore is an in-process Store for tests and for the conformance
@@ -20,8 +21,22 @@ type MemoryStore struct {
 	Fault func(ctx context.Context, op string) error
 }
 
-// NewMemoryStore returns an empty store.
+// NewMemoryStore returns an empty store. An empty store is not free at
+// once: a node waits a lease TTL first, as after a deleted record.
 func NewMemoryStore() *MemoryStore { return &MemoryStore{} }
+
+// NewReleasedMemoryStore returns a store holding a released record of term
+// 0, a group whose lease nobody holds: the first node takes it at once.
+func NewReleasedMemoryStore() *MemoryStore {
+	return &MemoryStore{rec: Record{TTL: time.Millisecond}, version: 1}
+}
+
+// Delete removes the record, as an operator or a storage policy would.
+func (s *MemoryStore) Delete() {
+	s.mu.Lock()
+	s.rec, s.version = Record{}, 0
+	s.mu.Unlock()
+}
 
 func (s *MemoryStore) fault(ctx context.Context, op string) error {
 	s.mu.Lock()

@@ -36,6 +36,10 @@ type Suite struct {
 	// the record, delete the etcd key), so the holder's next renewal must
 	// report ErrLeaseLost.
 	Steal func(t *testing.T, lease string)
+	// Delete removes the lease record (file, item, blob, key) while a
+	// node may hold it, as an operator, a table TTL or a storage lifecycle
+	// policy would. Nil: the backend has no such record; the case skips.
+	Delete func(t *testing.T, lease string)
 	// Timing for the engines. Zero: 1.5 s / 1 s / 250 ms.
 	Timing election.Config
 	// ReleaseTakeover bounds release → new leader. Zero: RetryPeriod + 500 ms.
@@ -70,6 +74,7 @@ func Run(t *testing.T, s Suite) {
 		{"UnreachableLeaderSelfFences", testUnreachableLeader},
 		{"OutageForAllThenRecovery", testOutageForAll},
 		{"LostLeaseDemotesAtOnce", testLostLease},
+		{"DeletedRecordIsNotFree", testDeletedRecord},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, &s) })
