@@ -285,7 +285,7 @@ func TestBackendsArePeekers(t *testing.T) {
 // grant must call it once more with the lease no longer valid.
 func TestOnExtendFollowsRenewals(t *testing.T) {
 	clk := newFakeClock()
-	store := NewMemoryStore()
+	store := NewReleasedMemoryStore()
 	n := startNode(t, "a", NewCASBackend(store, "a", testTiming.LeaseTTL, clk), clk)
 	clk.Advance(500*time.Millisecond, 100*time.Millisecond)
 	n.drain()

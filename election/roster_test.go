@@ -13,7 +13,7 @@ import (
 // out within the window; a backend without a roster says so.
 func TestLeaderSeesCampaigningNodes(t *testing.T) {
 	clk := newFakeClock()
-	store := NewMemoryStore()
+	store := NewReleasedMemoryStore()
 	a := startNode(t, "a", NewCASBackend(store, "a", testTiming.LeaseTTL, clk), clk)
 	clk.Advance(time.Second, 100*time.Millisecond)
 	if leaders([]*testNode{a}) != 1 {
