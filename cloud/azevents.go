@@ -23,7 +23,7 @@ type AzureScheduledEvent struct {
 	EventID           string   `json:"EventId"`
 	EventType         string   `json:"EventType"` // Freeze, Reboot, Redeploy, Preempt, Terminate
 	ResourceType      string   `json:"ResourceType"`
-	Resources         []string `json:"Resources"` // VM names (compute.name)
+	Resources         []string `json:"Resources"`   // VM names (compute.name)
 	EventStatus       string   `json:"EventStatus"` // Scheduled or Started
 	NotBefore         string   `json:"NotBefore"`   // RFC 1123 (GMT); "" once started
 	Description       string   `json:"Description"`
