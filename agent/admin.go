@@ -38,6 +38,7 @@ type Status struct {
 	LastChange      time.Time        `json:"last_change,omitzero"`
 	LastReason      string           `json:"last_reason,omitempty"`
 	BackendError    string           `json:"backend_error,omitempty"`
+	Platform        *PlatformStatus  `json:"platform,omitempty"`
 	Timing          Timing           `json:"timing"`
 	Version         string           `json:"version"`
 }
@@ -91,6 +92,7 @@ func (a *Agent) Snapshot() Status {
 	if a.p.Health != nil {
 		s.Checks = a.p.Health.Status()
 	}
+	s.Platform = a.platformStatus()
 	return s
 }
 

@@ -109,6 +109,8 @@ type Parts struct {
 	VIPs    Addresses
 	Actions []cloud.Action
 	Health  Health
+	// Platform watches the cloud's notices for this VM (platform.go).
+	Platform PlatformWatcher
 }
 
 // Agent is one lbhc node.
@@ -117,6 +119,7 @@ type Agent struct {
 	p     Parts
 	log   *slog.Logger
 	m     *metrics
+	pm    *platformMetrics
 	reg   prometheus.Gatherer
 	cmds  chan command
 	ready chan struct{}
@@ -132,6 +135,7 @@ type Agent struct {
 	promoteFails int
 	idleWarned   bool
 	adminAddr    string
+	plat         platformState
 }
 
 // New checks the configuration and builds an agent. reg must also be a
@@ -159,8 +163,12 @@ func New(cfg Config, p Parts, log *slog.Logger, reg *prometheus.Registry) (*Agen
 	if err != nil {
 		return nil, err
 	}
+	pm, err := newPlatformMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
 	return &Agent{
-		cfg: cfg, p: p, log: log, m: m, reg: reg,
+		cfg: cfg, p: p, log: log, m: m, pm: pm, reg: reg,
 		cmds: make(chan command), ready: make(chan struct{}),
 		role: RoleFollower,
 	}, nil
@@ -210,6 +218,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		"probe", a.cfg.ProbeProtocol, "ports", a.cfg.ProbePorts, "admin", a.AdminAddr(),
 		"lease_ttl", a.cfg.Timing.LeaseTTL, "renew_deadline", a.cfg.Timing.RenewDeadline,
 		"retry_period", a.cfg.Timing.RetryPeriod, "priority", a.cfg.Priority, "standby", a.isStandby())
+	platformCh := a.watchPlatform(runCtx)
 	close(a.ready)
 
 	tick := time.NewTicker(a.tickInterval())
@@ -228,6 +237,8 @@ loop:
 			a.handleEvent(ev)
 		case h := <-healthCh:
 			a.healthChanged(ctx, h)
+		case n := <-platformCh:
+			a.handlePlatform(ctx, n)
 		case c := <-a.cmds:
 			c.reply <- a.handleCommand(ctx, c)
 		case now := <-tick.C:

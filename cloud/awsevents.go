@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 )
 
@@ -172,4 +173,15 @@ func (w *AWSEventsWatcher) get(ctx context.Context, path string) ([]byte, bool, 
 		return nil, false, fmt.Errorf("instance metadata %s: %w", path, err)
 	}
 	return b, true, nil
+}
+
+// NewAWSEventsWatcher builds a watcher with its own IMDSv2 client for
+// endpoint ("" = the SDK's default, http://169.254.169.254).
+func NewAWSEventsWatcher(endpoint string, kinds []string, interval time.Duration, log *slog.Logger) *AWSEventsWatcher {
+	return &AWSEventsWatcher{
+		Client:   imds.New(imds.Options{Endpoint: endpoint, EnableFallback: aws.FalseTernary}),
+		Kinds:    kinds,
+		Interval: interval,
+		Log:      log,
+	}
 }
