@@ -253,6 +253,9 @@ func runAction(c *cli.Context) error {
 	if extra.health != nil {
 		parts.Health = extra.health
 	}
+	if extra.platform != nil {
+		parts.Platform = extra.platform
+	}
 	a, err := agent.New(acfg, parts, log, reg)
 	if err != nil {
 		return err

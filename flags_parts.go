@@ -28,6 +28,7 @@ func extraRunFlags() []cli.Flag {
 	out = append(out, azureLeaseFlags()...)
 	out = append(out, dynamodbFlags()...)
 	out = append(out, etcdFlags()...)
+	out = append(out, eventFlags()...)
 	return out
 }
 
@@ -39,6 +40,7 @@ type extraParts struct {
 	reconcile time.Duration
 	actions   []cloud.Action
 	health    agent.Health
+	platform  agent.PlatformWatcher // nil without --azure-scheduled-events / --aws-instance-events
 	closers   []func() error
 }
 
@@ -59,6 +61,11 @@ func buildExtraParts(ctx context.Context, c *cli.Context, log *slog.Logger, reg 
 	}
 	if len(checks) > 0 {
 		p.health = check.NewMonitor(checks, ccfg, log.With("part", "check"), reg)
+	}
+	// Before any part that may read instance metadata: bad input changes
+	// nothing and makes no request.
+	if p.platform, err = platformWatcher(c, log.With("part", "platform")); err != nil {
+		return nil, err
 	}
 	vcfg, withVIPs, err := vipConfig(c)
 	if err != nil {
