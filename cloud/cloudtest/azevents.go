@@ -35,6 +35,7 @@ type azureEvents struct {
 	incarnation int
 	list        []AzureEvent
 	acks        []string
+	ackAt       []time.Time
 }
 
 // NewAzureEvent fills the documented defaults: a platform-initiated event
@@ -68,6 +69,13 @@ func (f *AzureIMDS) Acks() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.events.acks)
+}
+
+// AckTimes are the arrival times of the acknowledgements, as Acks.
+func (f *AzureIMDS) AckTimes() []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.events.ackAt)
 }
 
 // Incarnation is the current DocumentIncarnation.
@@ -112,6 +120,7 @@ func (f *AzureIMDS) serveEvents(w http.ResponseWriter, r *http.Request) {
 			i := slices.IndexFunc(f.events.list, func(e AzureEvent) bool { return e.EventID == s.EventID })
 			f.events.list[i].EventStatus, f.events.list[i].NotBefore = "Started", ""
 			f.events.acks = append(f.events.acks, s.EventID)
+			f.events.ackAt = append(f.events.ackAt, time.Now())
 		}
 		f.events.incarnation++
 		w.WriteHeader(http.StatusOK)
