@@ -11,6 +11,7 @@ import (
 
 	"github.com/lbhc/lbhc/agent"
 	"github.com/lbhc/lbhc/cloud"
+	"github.com/lbhc/lbhc/vip"
 )
 
 // Platform notice defaults. Azure gives at least 30 s (Preempt) and AWS
@@ -40,6 +41,26 @@ func eventFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "aws-instance-events-interval", Category: cat, EnvVars: envs("aws-instance-events-interval"),
 			Value: defaultNoticeInterval, Usage: "wait between two instance-notice polls (min 250ms)"},
 	}
+}
+
+// vipEventFlags are the VIP flags of issue 17 (kept apart from flags_vip.go).
+func vipEventFlags() []cli.Flag {
+	const cat = "Virtual IP"
+	return []cli.Flag{
+		&cli.DurationFlag{Name: "garp-refresh", Category: cat, EnvVars: envs("garp-refresh"),
+			Usage: "while leading, repeat one gratuitous ARP / unsolicited neighbour advertisement round at this interval " +
+				"(nic mode; for switches and neighbours that age entries out); 0 = off"},
+	}
+}
+
+// vipEventSettings adds the issue-17 VIP settings to cfg.
+func vipEventSettings(c *cli.Context, cfg *vip.Config, withVIPs bool) error {
+	refresh := c.Duration("garp-refresh")
+	if refresh != 0 && !withVIPs {
+		return flagErr("garp-refresh", "needs --vip")
+	}
+	cfg.GARPRefresh = refresh
+	return nil
 }
 
 // platformWatcher builds the notice watcher the flags ask for, or nil. It

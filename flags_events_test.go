@@ -14,6 +14,7 @@ import (
 
 	"github.com/lbhc/lbhc/agent"
 	"github.com/lbhc/lbhc/cloud"
+	"github.com/lbhc/lbhc/vip"
 )
 
 func runEventFlags(t *testing.T, args ...string) (agent.PlatformWatcher, error) {
@@ -70,5 +71,38 @@ func TestEventFlagErrors(t *testing.T) {
 		if !errors.As(err, &ue) || exitCode(err) != 2 || !strings.Contains(err.Error(), tc.flag) {
 			t.Errorf("%v: %v, want a usage error naming %s", tc.args, err, tc.flag)
 		}
+	}
+}
+
+func TestGARPRefreshFlag(t *testing.T) {
+	run := func(args ...string) (vip.Config, error) {
+		var cfg vip.Config
+		var err error
+		app := &cli.App{
+			Name: "lbhc", Flags: append(vipFlags(), vipEventFlags()...), Writer: io.Discard, ErrWriter: io.Discard,
+			ExitErrHandler: func(*cli.Context, error) {},
+			Action: func(c *cli.Context) error {
+				var on bool
+				if cfg, on, err = vipConfig(c); err != nil {
+					return nil
+				}
+				err = vipEventSettings(c, &cfg, on)
+				return nil
+			},
+		}
+		if runErr := app.RunContext(context.Background(), append([]string{"lbhc"}, args...)); runErr != nil {
+			t.Fatalf("%v: %v", args, runErr)
+		}
+		return cfg, err
+	}
+	if cfg, err := run("--vip", "10.0.0.5", "--vip-interface", "eth1"); err != nil || cfg.GARPRefresh != 0 {
+		t.Fatalf("default: %+v %v, want off", cfg, err)
+	}
+	t.Setenv("LBHC_GARP_REFRESH", "1s")
+	if cfg, err := run("--vip", "10.0.0.5", "--vip-interface", "eth1"); err != nil || cfg.GARPRefresh != time.Second {
+		t.Fatalf("from env: %+v %v", cfg, err)
+	}
+	if _, err := run(); err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "--garp-refresh") {
+		t.Fatalf("without --vip: %v", err)
 	}
 }

@@ -22,6 +22,7 @@ func extraRunFlags() []cli.Flag {
 	var out []cli.Flag
 	out = append(out, checkFlags()...)
 	out = append(out, vipFlags()...)
+	out = append(out, vipEventFlags()...)
 	out = append(out, awsFlags()...)
 	out = append(out, azureRouteFlags()...)
 	out = append(out, hookFlags()...)
@@ -69,6 +70,9 @@ func buildExtraParts(ctx context.Context, c *cli.Context, log *slog.Logger, reg 
 	}
 	vcfg, withVIPs, err := vipConfig(c)
 	if err != nil {
+		return nil, err
+	}
+	if err := vipEventSettings(c, &vcfg, withVIPs); err != nil {
 		return nil, err
 	}
 	if withVIPs {
