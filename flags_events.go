@@ -50,17 +50,33 @@ func vipEventFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "garp-refresh", Category: cat, EnvVars: envs("garp-refresh"),
 			Usage: "while leading, repeat one gratuitous ARP / unsolicited neighbour advertisement round at this interval " +
 				"(nic mode; for switches and neighbours that age entries out); 0 = off"},
+		&cli.DurationFlag{Name: "vip-link-grace", Category: cat, EnvVars: envs("vip-link-grace"), Value: defaultLinkGrace,
+			Usage: "nic mode, Linux: --vip-interface down or without carrier this long makes the leader hand over and the node " +
+				"stay out until the link is back; 0 = do not watch the link"},
 	}
 }
 
-// vipEventSettings adds the issue-17 VIP settings to cfg.
-func vipEventSettings(c *cli.Context, cfg *vip.Config, withVIPs bool) error {
+// defaultLinkGrace rides out a switch port or hypervisor blip (a link
+// renegotiation takes about a second) yet hands over well before a crash
+// failover would.
+const defaultLinkGrace = 2 * time.Second
+
+// vipEventSettings adds the issue-17 VIP settings to cfg and returns the
+// link grace (0 = the link is not watched: off, no VIP or loopback mode).
+func vipEventSettings(c *cli.Context, cfg *vip.Config, withVIPs bool) (time.Duration, error) {
 	refresh := c.Duration("garp-refresh")
 	if refresh != 0 && !withVIPs {
-		return flagErr("garp-refresh", "needs --vip")
+		return 0, flagErr("garp-refresh", "needs --vip")
 	}
 	cfg.GARPRefresh = refresh
-	return nil
+	grace := c.Duration("vip-link-grace")
+	if grace < 0 {
+		return 0, flagErr("vip-link-grace", "must not be negative, got %s", grace)
+	}
+	if !withVIPs || cfg.Mode != vip.ModeNIC {
+		return 0, nil
+	}
+	return grace, nil
 }
 
 // platformWatcher builds the notice watcher the flags ask for, or nil. It

@@ -86,7 +86,7 @@ func TestGARPRefreshFlag(t *testing.T) {
 				if cfg, on, err = vipConfig(c); err != nil {
 					return nil
 				}
-				err = vipEventSettings(c, &cfg, on)
+				_, err = vipEventSettings(c, &cfg, on)
 				return nil
 			},
 		}

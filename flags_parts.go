@@ -42,6 +42,9 @@ type extraParts struct {
 	actions   []cloud.Action
 	health    agent.Health
 	platform  agent.PlatformWatcher // nil without --azure-scheduled-events / --aws-instance-events
+	link      agent.LinkWatcher     // VIP interface link, with linkGrace > 0
+	linkGrace time.Duration
+	vipIface  string
 	closers   []func() error
 }
 
@@ -72,7 +75,7 @@ func buildExtraParts(ctx context.Context, c *cli.Context, log *slog.Logger, reg 
 	if err != nil {
 		return nil, err
 	}
-	if err := vipEventSettings(c, &vcfg, withVIPs); err != nil {
+	if p.linkGrace, err = vipEventSettings(c, &vcfg, withVIPs); err != nil {
 		return nil, err
 	}
 	if withVIPs {
@@ -81,6 +84,9 @@ func buildExtraParts(ctx context.Context, c *cli.Context, log *slog.Logger, reg 
 			return nil, err
 		}
 		p.vips, p.addrs, p.reconcile = vcfg.Addrs, m, vcfg.ReconcileInterval
+		if p.linkGrace > 0 {
+			p.link, p.vipIface = m, vcfg.Interface
+		}
 		p.closers = append(p.closers, m.Close)
 	}
 	metrics := cloud.NewMetrics(reg)

@@ -39,6 +39,7 @@ type Status struct {
 	LastReason      string           `json:"last_reason,omitempty"`
 	BackendError    string           `json:"backend_error,omitempty"`
 	Platform        *PlatformStatus  `json:"platform,omitempty"`
+	VIPLink         string           `json:"vip_link,omitempty"` // up, down ("" = not watched)
 	Timing          Timing           `json:"timing"`
 	Version         string           `json:"version"`
 }
@@ -93,6 +94,7 @@ func (a *Agent) Snapshot() Status {
 		s.Checks = a.p.Health.Status()
 	}
 	s.Platform = a.platformStatus()
+	s.VIPLink = a.vipLinkState()
 	return s
 }
 

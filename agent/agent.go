@@ -99,7 +99,11 @@ type Config struct {
 	StateDir     string // holds the standby flag across restarts
 
 	ShutdownTimeout time.Duration // demote + release on SIGTERM
-	Version         string
+	// VIPLinkGrace: the VIP interface's link down this long makes a leader
+	// hand over (with Parts.Link); 0 = not watched. VIPInterface names it.
+	VIPLinkGrace time.Duration
+	VIPInterface string
+	Version      string
 }
 
 // Parts are the components main built from flags. Optional ones are nil.
@@ -111,18 +115,21 @@ type Parts struct {
 	Health  Health
 	// Platform watches the cloud's notices for this VM (platform.go).
 	Platform PlatformWatcher
+	// Link reports the VIP interface's link state (link.go).
+	Link LinkWatcher
 }
 
 // Agent is one lbhc node.
 type Agent struct {
-	cfg   Config
-	p     Parts
-	log   *slog.Logger
-	m     *metrics
-	pm    *platformMetrics
-	reg   prometheus.Gatherer
-	cmds  chan command
-	ready chan struct{}
+	cfg    Config
+	p      Parts
+	log    *slog.Logger
+	m      *metrics
+	pm     *platformMetrics
+	linkUp prometheus.Gauge
+	reg    prometheus.Gatherer
+	cmds   chan command
+	ready  chan struct{}
 
 	mu           sync.Mutex
 	role         string
@@ -136,6 +143,8 @@ type Agent struct {
 	idleWarned   bool
 	adminAddr    string
 	plat         platformState
+	linkDown     bool   // VIP link down past the grace: not campaigning
+	linkState    string // "up", "down", "" = not watched
 }
 
 // New checks the configuration and builds an agent. reg must also be a
@@ -167,8 +176,12 @@ func New(cfg Config, p Parts, log *slog.Logger, reg *prometheus.Registry) (*Agen
 	if err != nil {
 		return nil, err
 	}
+	linkUp, err := newLinkGauge(reg)
+	if err != nil {
+		return nil, fmt.Errorf("register link metric: %w", err)
+	}
 	return &Agent{
-		cfg: cfg, p: p, log: log, m: m, pm: pm, reg: reg,
+		cfg: cfg, p: p, log: log, m: m, pm: pm, linkUp: linkUp, reg: reg,
 		cmds: make(chan command), ready: make(chan struct{}),
 		role: RoleFollower,
 	}, nil
@@ -219,6 +232,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		"lease_ttl", a.cfg.Timing.LeaseTTL, "renew_deadline", a.cfg.Timing.RenewDeadline,
 		"retry_period", a.cfg.Timing.RetryPeriod, "priority", a.cfg.Priority, "standby", a.isStandby())
 	platformCh := a.watchPlatform(runCtx)
+	linkCh := a.watchLink(runCtx)
 	close(a.ready)
 
 	tick := time.NewTicker(a.tickInterval())
@@ -239,6 +253,8 @@ loop:
 			a.healthChanged(ctx, h)
 		case n := <-platformCh:
 			a.handlePlatform(ctx, n)
+		case ev := <-linkCh:
+			a.handleLink(ctx, ev)
 		case c := <-a.cmds:
 			c.reply <- a.handleCommand(ctx, c)
 		case now := <-tick.C:

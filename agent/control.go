@@ -117,7 +117,7 @@ func (a *Agent) handleCommand(ctx context.Context, c command) result {
 		a.standby = false
 		a.mu.Unlock()
 		a.updateEligibility()
-		if a.currentRole() == RoleStandby && !a.platformHold() {
+		if a.currentRole() == RoleStandby && !a.isStandby() {
 			a.setRole(RoleFollower, a.termNow(), "operator resume")
 		}
 		return result{status: 200, msg: "resumed: campaigning"}

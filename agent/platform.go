@@ -180,7 +180,7 @@ func (a *Agent) handlePlatform(ctx context.Context, n cloud.PlatformNotices) {
 		}
 		go a.acknowledge(ctx, fresh, 0)
 	case platResume:
-		if !a.operatorStandby() {
+		if !a.isStandby() {
 			a.setRole(RoleFollower, a.termNow(), "platform notices over: campaigning again")
 		}
 	}
@@ -230,18 +230,6 @@ func describeNotices(ns []cloud.PlatformNotice) string {
 		parts = append(parts, s)
 	}
 	return strings.Join(parts, "; ")
-}
-
-func (a *Agent) platformHold() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.plat.hold
-}
-
-func (a *Agent) operatorStandby() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.standby
 }
 
 func (a *Agent) platformStatus() *PlatformStatus {
