@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -90,6 +91,7 @@ type AzureEventsWatcher struct {
 	VMName string
 	Log    *slog.Logger
 
+	clientOnce  sync.Once // Watch and Acknowledge run on different goroutines
 	client      *http.Client
 	incarnation int
 	seen        bool
@@ -104,7 +106,7 @@ func (w *AzureEventsWatcher) url() string {
 }
 
 func (w *AzureEventsWatcher) httpClient() *http.Client {
-	if w.client == nil {
+	w.clientOnce.Do(func() {
 		w.client = &http.Client{
 			Timeout: 5 * time.Second,
 			Transport: &http.Transport{
@@ -112,7 +114,7 @@ func (w *AzureEventsWatcher) httpClient() *http.Client {
 				DialContext: (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
 			},
 		}
-	}
+	})
 	return w.client
 }
 
