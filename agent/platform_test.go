@@ -198,3 +198,23 @@ func TestAWSSpotNoticeMovesLeadership(t *testing.T) {
 		t.Fatal("AWS notices have no acknowledgement, but one was counted")
 	}
 }
+
+// A lone leader with an event hands the lease back and, with nobody to
+// take over, acknowledges once the bound (sit-out + lease TTL) has passed.
+func TestAzureEventAloneAcknowledgesAfterBound(t *testing.T) {
+	f := cloudtest.NewAzureIMDS(cloudtest.AzureInstanceData{Name: "vm-a", SubscriptionID: "s", ResourceGroup: "rg", PrivateIPs: []string{"10.0.0.4"}})
+	defer f.Close()
+	a := newPlatformNode(t, election.NewMemoryStore(), "a", &cloud.AzureEventsWatcher{Endpoint: f.URL(), Interval: 20 * time.Millisecond})
+	a.waitRole(RoleLeader, 2*time.Second)
+	start := time.Now()
+	f.AddEvent(cloudtest.NewAzureEvent("reboot-a", "Reboot", 15*time.Minute, "vm-a"))
+	a.waitRole(RoleStandby, time.Second)
+	eventually(t, 5*time.Second, "acknowledgement", func() bool { return len(f.Acks()) == 1 })
+	bound := a.a.switchoverSitOut() + timing.LeaseTTL
+	if d := f.AckTimes()[0].Sub(start); d < bound {
+		t.Fatalf("acknowledged %s after the event, before the %s bound, with no successor", d, bound)
+	}
+	if a.a.currentRole() != RoleStandby {
+		t.Fatalf("a is %s, want standby until the event is over", a.a.currentRole())
+	}
+}
