@@ -128,6 +128,7 @@ func printStatus(w io.Writer, s agent.Status) {
 	for _, a := range s.Actions {
 		fmt.Fprintf(w, "action %s: %s %s\n", a.Name, a.State, a.LastError)
 	}
+	printEventStatus(w, s)
 	for _, ch := range s.Checks {
 		fmt.Fprintf(w, "check %s: healthy=%t %s\n", ch.Name, ch.Healthy, ch.LastError)
 	}

@@ -291,6 +291,13 @@ func runAction(c *cli.Context) error {
 	if extra.health != nil {
 		parts.Health = extra.health
 	}
+	if extra.platform != nil {
+		parts.Platform = extra.platform
+	}
+	if extra.link != nil {
+		parts.Link = extra.link
+		acfg.VIPLinkGrace, acfg.VIPInterface = extra.linkGrace, extra.vipIface
+	}
 	a, err := agent.New(acfg, parts, log, reg)
 	if err != nil {
 		return err

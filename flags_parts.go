@@ -22,12 +22,14 @@ func extraRunFlags() []cli.Flag {
 	var out []cli.Flag
 	out = append(out, checkFlags()...)
 	out = append(out, vipFlags()...)
+	out = append(out, vipEventFlags()...)
 	out = append(out, awsFlags()...)
 	out = append(out, azureRouteFlags()...)
 	out = append(out, hookFlags()...)
 	out = append(out, azureLeaseFlags()...)
 	out = append(out, dynamodbFlags()...)
 	out = append(out, etcdFlags()...)
+	out = append(out, eventFlags()...)
 	return out
 }
 
@@ -39,6 +41,10 @@ type extraParts struct {
 	reconcile time.Duration
 	actions   []cloud.Action
 	health    agent.Health
+	platform  agent.PlatformWatcher // nil without --azure-scheduled-events / --aws-instance-events
+	link      agent.LinkWatcher     // VIP interface link, with linkGrace > 0
+	linkGrace time.Duration
+	vipIface  string
 	closers   []func() error
 }
 
@@ -60,8 +66,16 @@ func buildExtraParts(ctx context.Context, c *cli.Context, log *slog.Logger, reg 
 	if len(checks) > 0 {
 		p.health = check.NewMonitor(checks, ccfg, log.With("part", "check"), reg)
 	}
+	// Before any part that may read instance metadata: bad input changes
+	// nothing and makes no request.
+	if p.platform, err = platformWatcher(c, log.With("part", "platform")); err != nil {
+		return nil, err
+	}
 	vcfg, withVIPs, err := vipConfig(c)
 	if err != nil {
+		return nil, err
+	}
+	if p.linkGrace, err = vipEventSettings(c, &vcfg, withVIPs); err != nil {
 		return nil, err
 	}
 	if withVIPs {
@@ -70,6 +84,9 @@ func buildExtraParts(ctx context.Context, c *cli.Context, log *slog.Logger, reg 
 			return nil, err
 		}
 		p.vips, p.addrs, p.reconcile = vcfg.Addrs, m, vcfg.ReconcileInterval
+		if p.linkGrace > 0 {
+			p.link, p.vipIface = m, vcfg.Interface
+		}
 		p.closers = append(p.closers, m.Close)
 	}
 	metrics := cloud.NewMetrics(reg)

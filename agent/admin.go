@@ -38,6 +38,8 @@ type Status struct {
 	BackendError    string           `json:"backend_error,omitempty"`
 	// Candidates: who could take over from this leader (leaders only).
 	Candidates *CandidatesStatus `json:"candidates,omitempty"`
+	Platform   *PlatformStatus   `json:"platform,omitempty"`
+	VIPLink    string            `json:"vip_link,omitempty"` // up, down ("" = not watched)
 	Timing     Timing            `json:"timing"`
 	Version    string            `json:"version"`
 }
@@ -96,6 +98,8 @@ func (a *Agent) Snapshot() Status {
 	if a.p.Health != nil {
 		s.Checks = a.p.Health.Status()
 	}
+	s.Platform = a.platformStatus()
+	s.VIPLink = a.vipLinkState()
 	return s
 }
 

@@ -115,7 +115,11 @@ type Config struct {
 	AdminMaxConns int
 
 	ShutdownTimeout time.Duration // demote + release on SIGTERM
-	Version         string
+	// VIPLinkGrace: the VIP interface's link down this long makes a leader
+	// hand over (with Parts.Link); 0 = not watched. VIPInterface names it.
+	VIPLinkGrace time.Duration
+	VIPInterface string
+	Version      string
 }
 
 // Parts are the components main built from flags. Optional ones are nil.
@@ -125,17 +129,23 @@ type Parts struct {
 	VIPs    Addresses
 	Actions []cloud.Action
 	Health  Health
+	// Platform watches the cloud's notices for this VM (platform.go).
+	Platform PlatformWatcher
+	// Link reports the VIP interface's link state (link.go).
+	Link LinkWatcher
 }
 
 // Agent is one lbhc node.
 type Agent struct {
-	cfg   Config
-	p     Parts
-	log   *slog.Logger
-	m     *metrics
-	reg   prometheus.Gatherer
-	cmds  chan command
-	ready chan struct{}
+	cfg    Config
+	p      Parts
+	log    *slog.Logger
+	m      *metrics
+	pm     *platformMetrics
+	linkUp prometheus.Gauge
+	reg    prometheus.Gatherer
+	cmds   chan command
+	ready  chan struct{}
 
 	// Control loop goroutine only.
 	cur     *term           // the running term worker (promoting, leading or demoting)
@@ -157,6 +167,9 @@ type Agent struct {
 	adminAddr    string
 	adminSock    string // the unix socket's path, "" when none
 	adminLoop    bool   // the TCP listener is on a loopback address
+	plat         platformState
+	linkDown     bool   // VIP link down past the grace: not campaigning
+	linkState    string // "up", "down", "" = not watched
 }
 
 // New checks the configuration and builds an agent. reg must also be a
@@ -184,8 +197,16 @@ func New(cfg Config, p Parts, log *slog.Logger, reg *prometheus.Registry) (*Agen
 	if err != nil {
 		return nil, err
 	}
+	pm, err := newPlatformMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	linkUp, err := newLinkGauge(reg)
+	if err != nil {
+		return nil, fmt.Errorf("register link metric: %w", err)
+	}
 	return &Agent{
-		cfg: cfg, p: p, log: log, m: m, reg: reg,
+		cfg: cfg, p: p, log: log, m: m, pm: pm, linkUp: linkUp, reg: reg,
 		cmds: make(chan command), ready: make(chan struct{}),
 		role: RoleFollower,
 	}, nil
@@ -235,6 +256,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		"probe", a.cfg.ProbeProtocol, "ports", a.cfg.ProbePorts, "admin", a.AdminAddr(),
 		"lease_ttl", a.cfg.Timing.LeaseTTL, "renew_deadline", a.cfg.Timing.RenewDeadline,
 		"retry_period", a.cfg.Timing.RetryPeriod, "priority", a.cfg.Priority, "standby", a.isStandby())
+	platformCh := a.watchPlatform(runCtx)
+	linkCh := a.watchLink(runCtx)
 	close(a.ready)
 
 	// The loop only decides: everything slow runs in the term's worker, so
@@ -264,6 +287,10 @@ loop:
 			a.handleEvent(ev)
 		case h := <-healthCh:
 			a.healthChanged(h)
+		case n := <-platformCh:
+			a.handlePlatform(ctx, n)
+		case ev := <-linkCh:
+			a.handleLink(ev)
 		case c := <-a.cmds:
 			a.handleCommand(c)
 		case <-termDone:

@@ -124,7 +124,7 @@ func (a *Agent) handleCommand(c command) {
 		a.standby = false
 		a.mu.Unlock()
 		a.updateEligibility()
-		if a.cur == nil && a.currentRole() == RoleStandby {
+		if a.cur == nil && a.currentRole() == RoleStandby && !a.isStandby() {
 			a.setRole(RoleFollower, a.termNow(), "operator resume")
 		}
 		c.reply <- result{status: 200, msg: "resumed: campaigning"}

@@ -85,7 +85,7 @@ func (a *Agent) currentRole() string {
 func (a *Agent) isStandby() bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.standby
+	return a.standby || a.plat.hold || a.linkDown
 }
 
 // updateEligibility tells the engine whether and how eagerly to campaign:

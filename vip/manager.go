@@ -406,7 +406,7 @@ func (m *Manager) startAnnouncing(l link) {
 		return
 	}
 	m.announceRound(l)
-	if m.cfg.GARPCount < 2 {
+	if m.cfg.GARPCount < 2 && m.cfg.GARPRefresh <= 0 {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -414,16 +414,7 @@ func (m *Manager) startAnnouncing(l link) {
 	m.stopAnn, m.annDone = cancel, done
 	go func() {
 		defer close(done)
-		t := time.NewTicker(m.cfg.GARPInterval)
-		defer t.Stop()
-		for i := 1; i < m.cfg.GARPCount; i++ {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			m.announceRound(l)
-		}
+		m.announceLater(ctx, l)
 	}()
 }
 

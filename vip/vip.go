@@ -44,6 +44,9 @@ type Config struct {
 	GARPCount int
 	// GARPInterval is the pause between two rounds.
 	GARPInterval time.Duration
+	// GARPRefresh, when positive, repeats one announcement round at this
+	// interval for as long as the VIPs are held (refresh.go); 0 = off.
+	GARPRefresh time.Duration
 	// ReconcileInterval is how often the agent calls Reconcile while it
 	// runs; the manager itself does not use it.
 	ReconcileInterval time.Duration
@@ -169,6 +172,9 @@ func (cfg Config) validate(defaultLoopback string) (Config, error) {
 	}
 	if cfg.GARPCount > 1 && cfg.GARPInterval <= 0 {
 		return cfg, configErr("garp-interval", "%v must be positive when --garp-count is above 1", cfg.GARPInterval)
+	}
+	if err := cfg.validateRefresh(); err != nil {
+		return cfg, err
 	}
 	if cfg.ReconcileInterval < 0 {
 		return cfg, configErr("vip-reconcile-interval", "%v is negative", cfg.ReconcileInterval)

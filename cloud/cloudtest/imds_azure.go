@@ -26,6 +26,7 @@ type AzureIMDS struct {
 	failCode  int
 	delayNext time.Duration
 	requests  atomic.Int64
+	events    azureEvents // Scheduled Events (azevents.go)
 }
 
 // AzureInstanceData is what the fake reports.
@@ -102,7 +103,9 @@ func (f *AzureIMDS) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
-	case r.URL.Path != "/metadata/instance":
+	case r.URL.Path == "/metadata/scheduledevents" && r.Header.Get("Metadata") == "true" && r.URL.Query().Get("api-version") != "" && r.Header.Get("X-Forwarded-For") == "":
+		f.serveEvents(w, r)
+	case r.URL.Path != "/metadata/instance" && r.URL.Path != "/metadata/scheduledevents":
 		azureIMDSError(w, http.StatusNotFound, "Not found")
 	case r.Header.Get("X-Forwarded-For") != "":
 		azureIMDSError(w, http.StatusBadRequest, "Bad request. Proxied requests are not allowed.")

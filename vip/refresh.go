@@ -1,0 +1,60 @@
+package vip
+
+import (
+	"context"
+	"time"
+)
+
+// minGARPRefresh bounds --garp-refresh from below: neighbours and switches
+// age entries in seconds to minutes, so faster refreshes only add traffic.
+const minGARPRefresh = 100 * time.Millisecond
+
+func (cfg Config) validateRefresh() error {
+	switch {
+	case cfg.GARPRefresh == 0:
+		return nil
+	case cfg.GARPRefresh < 0:
+		return configErr("garp-refresh", "%v is negative", cfg.GARPRefresh)
+	case cfg.GARPRefresh < minGARPRefresh:
+		return configErr("garp-refresh", "%v is below the minimum %v", cfg.GARPRefresh, minGARPRefresh)
+	case cfg.Mode == ModeLoopback:
+		return configErr("garp-refresh", "needs --vip-mode nic (nothing is announced in loopback mode)")
+	case cfg.GARPCount < 1:
+		return configErr("garp-refresh", "needs --garp-count of at least 1")
+	}
+	return nil
+}
+
+// announceLater runs in the background after the first round: the
+// remaining GARPCount-1 rounds GARPInterval apart, then, with GARPRefresh,
+// one round every GARPRefresh until ctx ends (Remove, a new Add, Close), for
+// segments whose switches or neighbours age entries out while the VIP sends
+// nothing (keepalived's periodic master refresh).
+func (m *Manager) announceLater(ctx context.Context, l link) {
+	if m.cfg.GARPCount > 1 {
+		t := time.NewTicker(m.cfg.GARPInterval)
+		for i := 1; i < m.cfg.GARPCount; i++ {
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			m.announceRound(l)
+		}
+		t.Stop()
+	}
+	if m.cfg.GARPRefresh <= 0 {
+		return
+	}
+	t := time.NewTicker(m.cfg.GARPRefresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		m.announceRound(l)
+	}
+}
