@@ -317,7 +317,6 @@ func (a *Agent) tickInterval() time.Duration {
 	return max(a.cfg.ProbeIdleTimeout/4, 50*time.Millisecond)
 }
 
-
 // due reports whether a duty with period every, last run at last, is due
 // at a tick at now (ticks tick apart).
 func due(now, last time.Time, every, tick time.Duration) bool {

@@ -248,5 +248,3 @@ func (a *Agent) platformStatus() *PlatformStatus {
 	}
 	return s
 }
-
-
