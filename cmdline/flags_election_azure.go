@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/lbhc/lbhc/election"
+	"github.com/lbhc/lbhc/election/azblob"
 )
 
 // azureStdConnStringEnv is the Azure SDKs' standard variable; it is used
@@ -18,7 +19,7 @@ const azureStdConnStringEnv = "AZURE_STORAGE_CONNECTION_STRING"
 func azureLeaseFlags() []cli.Flag {
 	const cat = "Azure blob lease (--election azblob)"
 	return []cli.Flag{
-		&cli.StringFlag{Name: "azure-lease-mode", Category: cat, Value: election.AzureModeNative, EnvVars: envs("azure-lease-mode"),
+		&cli.StringFlag{Name: "azure-lease-mode", Category: cat, Value: azblob.AzureModeNative, EnvVars: envs("azure-lease-mode"),
 			Usage: "native (blob lease, --lease-ttl 15s-60s) or record (ETag compare-and-swap record, any --lease-ttl: faster crash failover)"},
 		&cli.StringFlag{Name: "azure-connection-string", Category: cat, EnvVars: envs("azure-connection-string"),
 			Usage: "storage connection string (secret; prefer the environment variable; default: $" + azureStdConnStringEnv + " when no account is given)"},
@@ -28,19 +29,19 @@ func azureLeaseFlags() []cli.Flag {
 			Usage: "storage account key (secret; prefer the environment variable)"},
 		&cli.StringFlag{Name: "azure-blob-endpoint", Category: cat, EnvVars: envs("azure-blob-endpoint"),
 			Usage: "blob service URL (default https://<account>.blob.core.windows.net/; sovereign clouds, private endpoints)"},
-		&cli.StringFlag{Name: "azure-container", Category: cat, Value: election.DefaultAzureContainer, EnvVars: envs("azure-container"),
+		&cli.StringFlag{Name: "azure-container", Category: cat, Value: azblob.DefaultAzureContainer, EnvVars: envs("azure-container"),
 			Usage: "container holding the lease blob <lease-name>"},
 		&cli.BoolFlag{Name: "azure-create-container", Category: cat, EnvVars: envs("azure-create-container"),
 			Usage: "create the container when it does not exist (needs permission to create containers)"},
 	}
 }
 
-// azureConfigFrom maps the flags to election.AzureConfig.
+// azureConfigFrom maps the flags to azblob.AzureConfig.
 // AZURE_STORAGE_CONNECTION_STRING applies only when no lbhc flag or
 // variable names the account, so a machine-wide SDK setting does not
 // override an explicit one.
-func azureConfigFrom(c *cli.Context, leaseName string) election.AzureConfig {
-	cfg := election.AzureConfig{
+func azureConfigFrom(c *cli.Context, leaseName string) azblob.AzureConfig {
+	cfg := azblob.AzureConfig{
 		Mode:             c.String("azure-lease-mode"),
 		ConnectionString: c.String("azure-connection-string"),
 		Account:          c.String("azure-storage-account"),
@@ -61,5 +62,5 @@ func azureConfigFrom(c *cli.Context, leaseName string) election.AzureConfig {
 // most 20 s), so a configuration error stops lbhc with exit 2 before it
 // campaigns.
 func azureLeaseBackend(ctx context.Context, c *cli.Context, nodeID, leaseName string, ttl time.Duration) (election.Backend, error) {
-	return election.NewAzureBlob(ctx, azureConfigFrom(c, leaseName), nodeID, ttl)
+	return azblob.NewAzureBlob(ctx, azureConfigFrom(c, leaseName), nodeID, ttl)
 }

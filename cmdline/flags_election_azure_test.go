@@ -13,16 +13,17 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/lbhc/lbhc/election"
+	"github.com/lbhc/lbhc/election/azblob"
 	"github.com/lbhc/lbhc/itest"
 )
 
 // runAzureFlags parses args with azureLeaseFlags and returns the config
 // they map to and the error of azureLeaseBackend (run with ttl when ttl
 // is non-zero).
-func runAzureFlags(t *testing.T, ttl time.Duration, args ...string) (election.AzureConfig, election.Backend, error) {
+func runAzureFlags(t *testing.T, ttl time.Duration, args ...string) (azblob.AzureConfig, election.Backend, error) {
 	t.Helper()
 	var (
-		cfg election.AzureConfig
+		cfg azblob.AzureConfig
 		b   election.Backend
 	)
 	app := &cli.App{
@@ -65,7 +66,7 @@ func TestAzureLeaseFlagsDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := election.AzureConfig{Mode: "native", Container: "lbhc", LeaseName: "grp"}
+	want := azblob.AzureConfig{Mode: "native", Container: "lbhc", LeaseName: "grp"}
 	if cfg != want {
 		t.Fatalf("defaults %+v, want %+v", cfg, want)
 	}
@@ -86,7 +87,7 @@ func TestAzureLeaseFlagsFromEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := election.AzureConfig{Mode: "record", Account: "acct", Key: "a2V5", Endpoint: "https://acct.blob.core.windows.net/",
+	want := azblob.AzureConfig{Mode: "record", Account: "acct", Key: "a2V5", Endpoint: "https://acct.blob.core.windows.net/",
 		Container: "leases", CreateContainer: true, LeaseName: "grp"}
 	if cfg != want {
 		t.Fatalf("from env %+v, want %+v", cfg, want)
@@ -180,7 +181,7 @@ func TestAzureLeaseBackendAzurite(t *testing.T) {
 			if mode == "record" {
 				// A released record (term 0): without one, a record-mode
 				// node waits a lease TTL (15 s here) before it creates one.
-				rs, err := election.NewBlobRecordStore(cfg)
+				rs, err := azblob.NewBlobRecordStore(cfg)
 				if err == nil {
 					_, err = rs.Create(ctx, election.Record{TTL: time.Second})
 				}

@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/lbhc/lbhc/election"
+	"github.com/lbhc/lbhc/election/dynamodb"
 )
 
 // Start-up bounds of the DynamoDB preflight (DescribeTable + GetItem), and
@@ -23,7 +24,7 @@ func dynamodbFlags() []cli.Flag {
 	const cat = "Election: DynamoDB"
 	return []cli.Flag{
 		&cli.StringFlag{Name: "dynamodb-table", Category: cat, EnvVars: envs("dynamodb-table"), Value: "lbhc",
-			Usage: "DynamoDB table of the lease items (key: " + election.DynamoDBKeyAttr + ", type S, HASH)"},
+			Usage: "DynamoDB table of the lease items (key: " + dynamodb.DynamoDBKeyAttr + ", type S, HASH)"},
 		&cli.BoolFlag{Name: "dynamodb-create-table", Category: cat, EnvVars: envs("dynamodb-create-table"),
 			Usage: "create the table (on-demand billing) when it is missing, and wait until it is ACTIVE"},
 	}
@@ -34,7 +35,7 @@ func dynamodbFlags() []cli.Flag {
 // returning, so a bad setup fails at start-up.
 func dynamodbBackend(ctx context.Context, c *cli.Context, nodeID, leaseName string, ttl time.Duration) (election.Backend, error) {
 	table := c.String("dynamodb-table")
-	if err := election.ValidateDynamoDBTable(table); err != nil {
+	if err := dynamodb.ValidateDynamoDBTable(table); err != nil {
 		return nil, err
 	}
 	cfg, err := awsConfigFrom(c)
@@ -51,7 +52,7 @@ func dynamodbBackend(ctx context.Context, c *cli.Context, nodeID, leaseName stri
 	}
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	st, err := election.NewDynamoDBStore(ctx, election.NewDynamoDBClient(cfg), table, leaseName, create)
+	st, err := dynamodb.NewDynamoDBStore(ctx, dynamodb.NewDynamoDBClient(cfg), table, leaseName, create)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/lbhc/lbhc/election"
+	"github.com/lbhc/lbhc/election/etcd"
 )
 
 // etcdFlags are the flags of --election etcd. The password is only ever
@@ -29,7 +30,7 @@ func etcdFlags() []cli.Flag {
 			Usage: "etcd user (with --etcd-password-file)"},
 		&cli.StringFlag{Name: "etcd-password-file", Category: cat, EnvVars: envs("etcd-password-file"),
 			Usage: "file holding the password of --etcd-username (one trailing newline is ignored)"},
-		&cli.DurationFlag{Name: "etcd-dial-timeout", Category: cat, EnvVars: envs("etcd-dial-timeout"), Value: election.DefaultEtcdDialTimeout,
+		&cli.DurationFlag{Name: "etcd-dial-timeout", Category: cat, EnvVars: envs("etcd-dial-timeout"), Value: etcd.DefaultEtcdDialTimeout,
 			Usage: "bound of connecting, authenticating and the first request at start-up"},
 	}
 }
@@ -38,19 +39,19 @@ func etcdFlags() []cli.Flag {
 // (whole seconds). It contacts etcd before returning, so an unreachable
 // cluster or rejected credentials fail at start-up.
 func etcdBackend(ctx context.Context, c *cli.Context, nodeID, leaseName string, ttl time.Duration) (election.Backend, error) {
-	if _, err := election.EtcdTTL(ttl); err != nil {
+	if _, err := etcd.EtcdTTL(ttl); err != nil {
 		return nil, err
 	}
 	prefix := c.String("etcd-prefix")
 	if !strings.HasPrefix(prefix, "/") {
 		return nil, flagErr("etcd-prefix", "%q must start with /", prefix)
 	}
-	eps, err := election.ParseEtcdEndpoints(c.String("etcd-endpoints"))
+	eps, err := etcd.ParseEtcdEndpoints(c.String("etcd-endpoints"))
 	if err != nil {
 		return nil, err
 	}
 	dial := c.Duration("etcd-dial-timeout")
-	cli, err := election.NewEtcdClient(election.EtcdClientConfig{
+	cli, err := etcd.NewEtcdClient(etcd.EtcdClientConfig{
 		Endpoints: eps, CAFile: c.String("etcd-ca-file"), CertFile: c.String("etcd-cert-file"), KeyFile: c.String("etcd-key-file"),
 		Username: c.String("etcd-username"), PasswordFile: c.String("etcd-password-file"), DialTimeout: dial,
 	})
@@ -62,7 +63,7 @@ func etcdBackend(ctx context.Context, c *cli.Context, nodeID, leaseName string, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, dial)
 	defer cancel()
-	b, err := election.NewEtcdBackend(ctx, cli, prefix, leaseName, nodeID, ttl)
+	b, err := etcd.NewEtcdBackend(ctx, cli, prefix, leaseName, nodeID, ttl)
 	if err != nil {
 		cli.Close()
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/lbhc/lbhc/election"
+	"github.com/lbhc/lbhc/election/etcd"
 	"github.com/lbhc/lbhc/probe"
 	"github.com/lbhc/lbhc/vip"
 )
@@ -51,7 +52,7 @@ func validateOnly(c *cli.Context) error {
 		return err
 	}
 	if ep := c.String("etcd-endpoints"); ep != "" {
-		if _, err := election.ParseEtcdEndpoints(ep); err != nil {
+		if _, err := etcd.ParseEtcdEndpoints(ep); err != nil {
 			return err
 		}
 	}

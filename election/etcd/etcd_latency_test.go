@@ -1,4 +1,4 @@
-package election_test
+package etcd_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lbhc/lbhc/election"
+	"github.com/lbhc/lbhc/election/etcd"
 )
 
 // delayProxy forwards TCP from a loopback port to target and delivers every
@@ -115,12 +116,12 @@ func TestEtcdLeaderKeepsLeaseAt500msLatency(t *testing.T) {
 	const oneWay = 500 * time.Millisecond
 	target := etcdTarget(t)
 	p := newDelayProxy(t, target, oneWay)
-	cli, err := election.NewEtcdClient(election.EtcdClientConfig{Endpoints: []string{"http://" + p.Addr()}, DialTimeout: 10 * time.Second})
+	cli, err := etcd.NewEtcdClient(etcd.EtcdClientConfig{Endpoints: []string{"http://" + p.Addr()}, DialTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	b, err := election.NewEtcdBackend(ctx, cli, etcdPrefix(), "latency", "slow-link", election.DefaultLeaseTTL)
+	b, err := etcd.NewEtcdBackend(ctx, cli, etcdPrefix(), "latency", "slow-link", election.DefaultLeaseTTL)
 	cancel()
 	if err != nil {
 		cli.Close()

@@ -1,4 +1,4 @@
-package election_test
+package etcd_test
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/lbhc/lbhc/election"
 	"github.com/lbhc/lbhc/election/electiontest"
+	"github.com/lbhc/lbhc/election/etcd"
 	"github.com/lbhc/lbhc/itest"
 )
 
@@ -36,7 +37,7 @@ func etcdPrefix() string { return fmt.Sprintf("/lbhc-test-%d", time.Now().UnixNa
 
 func directEtcd(t *testing.T, target string) *clientv3.Client {
 	t.Helper()
-	cli, err := election.NewEtcdClient(election.EtcdClientConfig{Endpoints: []string{"http://" + target}, DialTimeout: 5 * time.Second})
+	cli, err := etcd.NewEtcdClient(etcd.EtcdClientConfig{Endpoints: []string{"http://" + target}, DialTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,15 +45,15 @@ func directEtcd(t *testing.T, target string) *clientv3.Client {
 	return cli
 }
 
-func newEtcdBackend(t *testing.T, endpoint, prefix, lease, id string, ttl time.Duration) *election.EtcdBackend {
+func newEtcdBackend(t *testing.T, endpoint, prefix, lease, id string, ttl time.Duration) *etcd.EtcdBackend {
 	t.Helper()
-	cli, err := election.NewEtcdClient(election.EtcdClientConfig{Endpoints: []string{"http://" + endpoint}, DialTimeout: 5 * time.Second})
+	cli, err := etcd.NewEtcdClient(etcd.EtcdClientConfig{Endpoints: []string{"http://" + endpoint}, DialTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	b, err := election.NewEtcdBackend(ctx, cli, prefix, lease, id, ttl)
+	b, err := etcd.NewEtcdBackend(ctx, cli, prefix, lease, id, ttl)
 	if err != nil {
 		cli.Close()
 		t.Fatalf("NewEtcdBackend(%s): %v", id, err)
@@ -76,7 +77,7 @@ func TestConformanceEtcd(t *testing.T) {
 		Steal: func(t *testing.T, lease string) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			key := election.EtcdKey(prefix, lease)
+			key := etcd.EtcdKey(prefix, lease)
 			resp, err := steal.Get(ctx, key)
 			if err != nil || len(resp.Kvs) == 0 {
 				t.Fatalf("steal: get %s: %v (kvs %d)", key, err, len(resp.Kvs))
@@ -96,7 +97,7 @@ func TestConformanceEtcd(t *testing.T) {
 		Delete: func(t *testing.T, lease string) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			if _, err := steal.Delete(ctx, election.EtcdKey(prefix, lease)); err != nil {
+			if _, err := steal.Delete(ctx, etcd.EtcdKey(prefix, lease)); err != nil {
 				t.Fatalf("delete key: %v", err)
 			}
 		},
@@ -118,14 +119,14 @@ func TestEtcdFollowerSeesHolderAndWakesOnRelease(t *testing.T) {
 	defer cancel()
 
 	// The constructors' write probes wrote nothing.
-	if r, err := directEtcd(t, target).Get(ctx, election.EtcdKey(prefix, "g")); err != nil || len(r.Kvs) != 0 {
+	if r, err := directEtcd(t, target).Get(ctx, etcd.EtcdKey(prefix, "g")); err != nil || len(r.Kvs) != 0 {
 		t.Fatalf("key after the start-up probes: %v, %d kvs; want none", err, len(r.Kvs))
 	}
 	sa, err := acquireAfterStartWait(ctx, a)
 	if err != nil || !sa.Held || sa.Leader != "node-a" || sa.Term == 0 {
 		t.Fatalf("a acquire: %+v, %v", sa, err)
 	}
-	kv, err := directEtcd(t, target).Get(ctx, election.EtcdKey(prefix, "g"))
+	kv, err := directEtcd(t, target).Get(ctx, etcd.EtcdKey(prefix, "g"))
 	if err != nil || len(kv.Kvs) != 1 {
 		t.Fatalf("get key: %v", err)
 	}
@@ -208,14 +209,14 @@ func TestEtcdUnreachableAtStart(t *testing.T) {
 	t.Parallel()
 	port := itest.FreePort(t)
 	ep := fmt.Sprintf("http://127.0.0.1:%d", port)
-	cli, err := election.NewEtcdClient(election.EtcdClientConfig{Endpoints: []string{ep}, DialTimeout: time.Second})
+	cli, err := etcd.NewEtcdClient(etcd.EtcdClientConfig{Endpoints: []string{ep}, DialTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	start := time.Now()
-	_, err = election.NewEtcdBackend(ctx, cli, "/lbhc", "g", "n1", 15*time.Second)
+	_, err = etcd.NewEtcdBackend(ctx, cli, "/lbhc", "g", "n1", 15*time.Second)
 	cli.Close()
 	if err == nil {
 		t.Fatal("no error for an endpoint nobody listens on")
@@ -232,12 +233,12 @@ func TestEtcdUnreachableAtStart(t *testing.T) {
 // TestEtcdBadTTL: the constructor rejects a TTL etcd cannot express before
 // it sends anything.
 func TestEtcdBadTTL(t *testing.T) {
-	cli, err := election.NewEtcdClient(election.EtcdClientConfig{Endpoints: []string{"http://127.0.0.1:1"}, DialTimeout: time.Second})
+	cli, err := etcd.NewEtcdClient(etcd.EtcdClientConfig{Endpoints: []string{"http://127.0.0.1:1"}, DialTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cli.Close()
-	_, err = election.NewEtcdBackend(context.Background(), cli, "/lbhc", "g", "n1", 1500*time.Millisecond)
+	_, err = etcd.NewEtcdBackend(context.Background(), cli, "/lbhc", "g", "n1", 1500*time.Millisecond)
 	var ce *election.ConfigError
 	if !errors.As(err, &ce) || err.Error() != "invalid --lease-ttl: etcd leases last whole seconds (>= 1s), got 1.5s" {
 		t.Fatalf("err = %v", err)
@@ -380,54 +381,54 @@ func TestEtcdAuth(t *testing.T) {
 		}
 		return f
 	}
-	cfg := func(user, pw string) election.EtcdClientConfig {
-		return election.EtcdClientConfig{Endpoints: []string{srv.URL()}, Username: user, PasswordFile: pwFile(pw), DialTimeout: 5 * time.Second}
+	cfg := func(user, pw string) etcd.EtcdClientConfig {
+		return etcd.EtcdClientConfig{Endpoints: []string{srv.URL()}, Username: user, PasswordFile: pwFile(pw), DialTimeout: 5 * time.Second}
 	}
 
 	// No credentials at all.
-	cli, err := election.NewEtcdClient(election.EtcdClientConfig{Endpoints: []string{srv.URL()}, DialTimeout: 5 * time.Second})
+	cli, err := etcd.NewEtcdClient(etcd.EtcdClientConfig{Endpoints: []string{srv.URL()}, DialTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = election.NewEtcdBackend(ctx, cli, "/lbhc", "g", "n1", 3*time.Second)
+	_, err = etcd.NewEtcdBackend(ctx, cli, "/lbhc", "g", "n1", 3*time.Second)
 	cli.Close()
 	if want := "invalid --etcd-username: etcd has authentication enabled: set --etcd-username and --etcd-password-file"; err == nil || err.Error() != want {
 		t.Fatalf("no credentials: %v\nwant %s", err, want)
 	}
 
-	_, err = election.NewEtcdClient(cfg("root", "wrong"))
+	_, err = etcd.NewEtcdClient(cfg("root", "wrong"))
 	var ce *election.ConfigError
 	if !errors.As(err, &ce) || ce.Flag != "etcd-username" || !strings.Contains(err.Error(), "etcd rejected the user name or password") {
 		t.Fatalf("wrong password: %v", err)
 	}
 
-	cli, err = election.NewEtcdClient(cfg("nobody", "nobodypw"))
+	cli, err = etcd.NewEtcdClient(cfg("nobody", "nobodypw"))
 	if err != nil {
 		t.Fatalf("client for a user without roles: %v", err)
 	}
-	_, err = election.NewEtcdBackend(ctx, cli, "/lbhc", "g", "n1", 3*time.Second)
+	_, err = etcd.NewEtcdBackend(ctx, cli, "/lbhc", "g", "n1", 3*time.Second)
 	cli.Close()
 	want := `invalid --etcd-username: not allowed to read "/lbhc/g": grant the user a read-write role on the --etcd-prefix range: etcdserver: permission denied`
 	if err == nil || err.Error() != want {
 		t.Fatalf("user without access: %v\nwant %s", err, want)
 	}
 
-	cli, err = election.NewEtcdClient(cfg("reader", "readerpw"))
+	cli, err = etcd.NewEtcdClient(cfg("reader", "readerpw"))
 	if err != nil {
 		t.Fatalf("client for a read-only user: %v", err)
 	}
-	_, err = election.NewEtcdBackend(ctx, cli, "/lbhc", "g", "n1", 3*time.Second)
+	_, err = etcd.NewEtcdBackend(ctx, cli, "/lbhc", "g", "n1", 3*time.Second)
 	cli.Close()
 	want = `invalid --etcd-username: not allowed to write "/lbhc/g": grant the user a read-write role on the --etcd-prefix range: etcdserver: permission denied`
 	if err == nil || err.Error() != want {
 		t.Fatalf("read-only user: %v\nwant %s", err, want)
 	}
 
-	cli, err = election.NewEtcdClient(cfg("root", "rootpw"))
+	cli, err = etcd.NewEtcdClient(cfg("root", "rootpw"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := election.NewEtcdBackend(ctx, cli, "/lbhc", "g", "n1", 3*time.Second)
+	b, err := etcd.NewEtcdBackend(ctx, cli, "/lbhc", "g", "n1", 3*time.Second)
 	if err != nil {
 		cli.Close()
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package election_test
+package dynamodb_test
 
 import (
 	"context"
@@ -16,14 +16,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/lbhc/lbhc/election"
+	dynlease "github.com/lbhc/lbhc/election/dynamodb"
 	"github.com/lbhc/lbhc/election/electiontest"
 	"github.com/lbhc/lbhc/itest"
 )
 
 // dynamoClient talks to endpoint with static dummy credentials (dynalite
 // accepts any).
-func dynamoClient(endpoint string) *election.DynamoDBClient {
-	return election.NewDynamoDBClient(aws.Config{
+func dynamoClient(endpoint string) *dynlease.DynamoDBClient {
+	return dynlease.NewDynamoDBClient(aws.Config{
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
 		BaseEndpoint: aws.String(endpoint),
@@ -32,11 +33,11 @@ func dynamoClient(endpoint string) *election.DynamoDBClient {
 
 func dynamoTable(prefix string) string { return fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano()) }
 
-func newDynamoStore(t *testing.T, cli *election.DynamoDBClient, table, lease string, create bool) *election.DynamoDBStore {
+func newDynamoStore(t *testing.T, cli *dynlease.DynamoDBClient, table, lease string, create bool) *dynlease.DynamoDBStore {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := election.NewDynamoDBStore(ctx, cli, table, lease, create)
+	s, err := dynlease.NewDynamoDBStore(ctx, cli, table, lease, create)
 	if err != nil {
 		t.Fatalf("NewDynamoDBStore(%s, %s): %v", table, lease, err)
 	}
@@ -65,7 +66,7 @@ func TestConformanceDynamoDB(t *testing.T) {
 				Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
 				BaseEndpoint: aws.String(itest.Env(t, "LBHC_TEST_DYNAMODB_ENDPOINT"))})
 			_, err := raw.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table),
-				Key: map[string]types.AttributeValue{election.DynamoDBKeyAttr: &types.AttributeValueMemberS{Value: lease}}})
+				Key: map[string]types.AttributeValue{dynlease.DynamoDBKeyAttr: &types.AttributeValueMemberS{Value: lease}}})
 			if err != nil {
 				t.Fatalf("delete item: %v", err)
 			}
@@ -122,7 +123,7 @@ func TestDynamoDBMissingTable(t *testing.T) {
 	table := dynamoTable("lbhc-missing")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := election.NewDynamoDBStore(ctx, cli, table, "g", false)
+	_, err := dynlease.NewDynamoDBStore(ctx, cli, table, "g", false)
 	want := fmt.Sprintf("invalid --dynamodb-table: table %q not found (create it with the key lease_name (S, HASH), or pass --dynamodb-create-table)", table)
 	var ce *election.ConfigError
 	if !errors.As(err, &ce) || err.Error() != want || ce.ExitCode() != 2 {
@@ -145,7 +146,7 @@ func TestDynamoDBWrongKeySchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = election.NewDynamoDBStore(ctx, cli, table, "g", true)
+	_, err = dynlease.NewDynamoDBStore(ctx, cli, table, "g", true)
 	want := fmt.Sprintf("invalid --dynamodb-table: table %q has the key schema [id HASH]; lbhc needs lease_name (S) as its only key (HASH)", table)
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v\nwant %s", err, want)
@@ -158,7 +159,7 @@ func TestDynamoDBUnreachable(t *testing.T) {
 	cli := dynamoClient(fmt.Sprintf("http://127.0.0.1:%d", itest.FreePort(t)))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := election.NewDynamoDBStore(ctx, cli, "lbhc", "g", false)
+	_, err := dynlease.NewDynamoDBStore(ctx, cli, "lbhc", "g", false)
 	want := "dynamodb DescribeTable: endpoint unreachable (check --aws-endpoint and --aws-region): "
 	if err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Fatalf("err = %v\nwant prefix %s", err, want)

@@ -1,4 +1,4 @@
-package election_test
+package azblob_test
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/lease"
 
 	"github.com/lbhc/lbhc/election"
+	"github.com/lbhc/lbhc/election/azblob"
 	"github.com/lbhc/lbhc/election/electiontest"
 	"github.com/lbhc/lbhc/itest"
 )
@@ -70,19 +71,19 @@ func azTestSuite(t *testing.T, cs, mode string, timing election.Config) election
 		Timing: timing,
 		New: func(t *testing.T, leaseName, id string) electiontest.Candidate {
 			tr := newAzCutTransport(t)
-			cfg := election.AzureConfig{Mode: mode, ConnectionString: cs, Container: ctr, CreateContainer: true, LeaseName: leaseName, Transport: tr}
+			cfg := azblob.AzureConfig{Mode: mode, ConnectionString: cs, Container: ctr, CreateContainer: true, LeaseName: leaseName, Transport: tr}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			b, err := election.NewAzureBlob(ctx, cfg, id, timing.LeaseTTL)
+			b, err := azblob.NewAzureBlob(ctx, cfg, id, timing.LeaseTTL)
 			if err != nil {
 				t.Fatalf("NewAzureBlob(%s): %v", id, err)
 			}
 			return electiontest.Candidate{Backend: b, SetReachable: tr.setReachable}
 		},
 		Steal: func(t *testing.T, leaseName string) {
-			cfg := election.AzureConfig{Mode: mode, ConnectionString: cs, Container: ctr, LeaseName: leaseName}
-			if mode == election.AzureModeRecord {
-				st, err := election.NewBlobRecordStore(cfg)
+			cfg := azblob.AzureConfig{Mode: mode, ConnectionString: cs, Container: ctr, LeaseName: leaseName}
+			if mode == azblob.AzureModeRecord {
+				st, err := azblob.NewBlobRecordStore(cfg)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -99,7 +100,7 @@ func azTestSuite(t *testing.T, cs, mode string, timing election.Config) election
 // native-mode blob is under a lease and cannot be deleted without breaking
 // it first, which is LostLeaseDemotesAtOnce: there is nothing to delete.
 func azDeleteRecord(cs, ctr, mode string) func(*testing.T, string) {
-	if mode != election.AzureModeRecord {
+	if mode != azblob.AzureModeRecord {
 		return nil
 	}
 	return func(t *testing.T, leaseName string) {
@@ -146,7 +147,7 @@ func azTestPtr[T any](v T) *T { return &v }
 func TestConformanceAzureNative(t *testing.T) {
 	cs := itest.Env(t, azuriteEnv)
 	t.Parallel()
-	electiontest.Run(t, azTestSuite(t, cs, election.AzureModeNative, election.Config{
+	electiontest.Run(t, azTestSuite(t, cs, azblob.AzureModeNative, election.Config{
 		LeaseTTL: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
 	}))
 }
@@ -156,7 +157,7 @@ func TestConformanceAzureNative(t *testing.T) {
 func TestConformanceAzureRecord(t *testing.T) {
 	cs := itest.Env(t, azuriteEnv)
 	t.Parallel()
-	electiontest.Run(t, azTestSuite(t, cs, election.AzureModeRecord, election.Config{
+	electiontest.Run(t, azTestSuite(t, cs, azblob.AzureModeRecord, election.Config{
 		LeaseTTL: 1500 * time.Millisecond, RenewDeadline: time.Second, RetryPeriod: 250 * time.Millisecond,
 	}))
 }
@@ -189,10 +190,10 @@ func TestAzureStartupChecks(t *testing.T) {
 	account, key, endpoint := azuriteKeyParts(t, cs)
 	wrongKey := "AAAA" + key[4:]
 	missing := azTestContainer(t)
-	newB := func(cfg election.AzureConfig) error {
+	newB := func(cfg azblob.AzureConfig) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		b, err := election.NewAzureBlob(ctx, cfg, "n1", 15*time.Second)
+		b, err := azblob.NewAzureBlob(ctx, cfg, "n1", 15*time.Second)
 		if err == nil {
 			b.Close()
 		}
@@ -200,17 +201,17 @@ func TestAzureStartupChecks(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name     string
-		cfg      election.AzureConfig
+		cfg      azblob.AzureConfig
 		flag     string // "" = not a configuration error
 		contains string
 	}{
-		{"missing container", election.AzureConfig{ConnectionString: cs, Container: missing, LeaseName: "l"},
+		{"missing container", azblob.AzureConfig{ConnectionString: cs, Container: missing, LeaseName: "l"},
 			"azure-container", fmt.Sprintf("invalid --azure-container: container %q does not exist in %s/%s; create it or pass --azure-create-container", missing, endpoint, missing)},
-		{"wrong key in connection string", election.AzureConfig{ConnectionString: strings.Replace(cs, key, wrongKey, 1), LeaseName: "l", CreateContainer: true},
+		{"wrong key in connection string", azblob.AzureConfig{ConnectionString: strings.Replace(cs, key, wrongKey, 1), LeaseName: "l", CreateContainer: true},
 			"azure-connection-string", "invalid --azure-connection-string: the storage account rejected the credentials or they lack permission (azure blob read lbhc/l: HTTP 403 "},
-		{"wrong account key", election.AzureConfig{Account: account, Key: wrongKey, Endpoint: endpoint, LeaseName: "l", CreateContainer: true},
+		{"wrong account key", azblob.AzureConfig{Account: account, Key: wrongKey, Endpoint: endpoint, LeaseName: "l", CreateContainer: true},
 			"azure-storage-key", "invalid --azure-storage-key: the storage account rejected the credentials or they lack permission (azure blob read lbhc/l: HTTP 403 "},
-		{"unreachable endpoint", election.AzureConfig{Account: account, Key: key, Endpoint: "http://127.0.0.1:9/" + account, LeaseName: "l"},
+		{"unreachable endpoint", azblob.AzureConfig{Account: account, Key: key, Endpoint: "http://127.0.0.1:9/" + account, LeaseName: "l"},
 			"", "azure blob storage for --azure-blob-endpoint not usable at start-up: azure blob read lbhc/l: "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -236,22 +237,22 @@ func TestAzureStartupChecks(t *testing.T) {
 	// other: the second mode refuses the first one's blob at start-up.
 	t.Run("mode mismatch", func(t *testing.T) {
 		ctr := azTestContainer(t)
-		for _, first := range []string{election.AzureModeNative, election.AzureModeRecord} {
-			second := election.AzureModeRecord
+		for _, first := range []string{azblob.AzureModeNative, azblob.AzureModeRecord} {
+			second := azblob.AzureModeRecord
 			if first == second {
-				second = election.AzureModeNative
+				second = azblob.AzureModeNative
 			}
-			cfg := election.AzureConfig{Mode: first, ConnectionString: cs, Container: ctr, CreateContainer: true, LeaseName: "mix-" + first}
+			cfg := azblob.AzureConfig{Mode: first, ConnectionString: cs, Container: ctr, CreateContainer: true, LeaseName: "mix-" + first}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			b, err := election.NewAzureBlob(ctx, cfg, "n1", 15*time.Second)
+			b, err := azblob.NewAzureBlob(ctx, cfg, "n1", 15*time.Second)
 			if err != nil {
 				cancel()
 				t.Fatal(err)
 			}
 			// Write the blob in the first mode's format (a record-mode node
 			// waits a TTL before it creates a record, so write it directly).
-			if first == election.AzureModeRecord {
-				rs, err := election.NewBlobRecordStore(cfg)
+			if first == azblob.AzureModeRecord {
+				rs, err := azblob.NewBlobRecordStore(cfg)
 				if err == nil {
 					_, err = rs.Create(ctx, election.Record{Holder: "n1", Term: 1, TTL: 15 * time.Second})
 				}
@@ -267,7 +268,7 @@ func TestAzureStartupChecks(t *testing.T) {
 			cfg.Mode = second
 			err = newB(cfg)
 			want := fmt.Sprintf("invalid --azure-lease-mode: blob %s/mix-%s holds a record-mode lease record; every node of a group must use the same --azure-lease-mode (or use another --lease-name)", ctr, first)
-			if second == election.AzureModeRecord {
+			if second == azblob.AzureModeRecord {
 				want = fmt.Sprintf("invalid --azure-lease-mode: blob %s/mix-%s is an empty native-mode lease blob; every node of a group must use the same --azure-lease-mode (or use another --lease-name)", ctr, first)
 			}
 			if err == nil || err.Error() != want {
@@ -279,7 +280,7 @@ func TestAzureStartupChecks(t *testing.T) {
 	// --azure-create-container creates it; account+key mode works too.
 	t.Run("create container with account key", func(t *testing.T) {
 		ctr := azTestContainer(t)
-		cfg := election.AzureConfig{Account: account, Key: key, Endpoint: endpoint, Container: ctr, CreateContainer: true, LeaseName: "l"}
+		cfg := azblob.AzureConfig{Account: account, Key: key, Endpoint: endpoint, Container: ctr, CreateContainer: true, LeaseName: "l"}
 		if err := newB(cfg); err != nil {
 			t.Fatalf("with --azure-create-container: %v", err)
 		}
@@ -298,10 +299,10 @@ func TestAzureNativeMetadata(t *testing.T) {
 	t.Parallel()
 	ctr := azTestContainer(t)
 	mk := func(id string) election.Backend {
-		cfg := election.AzureConfig{ConnectionString: cs, Container: ctr, CreateContainer: true, LeaseName: "meta"}
+		cfg := azblob.AzureConfig{ConnectionString: cs, Container: ctr, CreateContainer: true, LeaseName: "meta"}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		b, err := election.NewAzureBlob(ctx, cfg, id, 15*time.Second)
+		b, err := azblob.NewAzureBlob(ctx, cfg, id, 15*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -393,8 +394,8 @@ func TestAzureRequestRate(t *testing.T) {
 		timing election.Config
 		window time.Duration
 	}{
-		{election.AzureModeRecord, election.Config{LeaseTTL: 1500 * time.Millisecond, RenewDeadline: time.Second, RetryPeriod: 250 * time.Millisecond}, 5 * time.Second},
-		{election.AzureModeNative, election.Config{LeaseTTL: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second}, 20 * time.Second},
+		{azblob.AzureModeRecord, election.Config{LeaseTTL: 1500 * time.Millisecond, RenewDeadline: time.Second, RetryPeriod: 250 * time.Millisecond}, 5 * time.Second},
+		{azblob.AzureModeNative, election.Config{LeaseTTL: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second}, 20 * time.Second},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			t.Parallel()
@@ -411,8 +412,8 @@ func TestAzureRequestRate(t *testing.T) {
 			defer cancel()
 			for _, id := range []string{"a", "b"} {
 				tr := newAzCountingTransport(t)
-				cfg := election.AzureConfig{Mode: tc.mode, ConnectionString: cs, Container: ctr, CreateContainer: true, LeaseName: "rate", Transport: tr}
-				b, err := election.NewAzureBlob(ctx, cfg, id, tc.timing.LeaseTTL)
+				cfg := azblob.AzureConfig{Mode: tc.mode, ConnectionString: cs, Container: ctr, CreateContainer: true, LeaseName: "rate", Transport: tr}
+				b, err := azblob.NewAzureBlob(ctx, cfg, id, tc.timing.LeaseTTL)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -490,8 +491,8 @@ func TestAzureRecordCrashFailover5s(t *testing.T) {
 	}
 	var nodes []*nd
 	for _, id := range []string{"a", "b", "c"} {
-		cfg := election.AzureConfig{Mode: election.AzureModeRecord, ConnectionString: cs, Container: ctr, CreateContainer: true, LeaseName: "crash5"}
-		b, err := election.NewAzureBlob(context.Background(), cfg, id, timing.LeaseTTL)
+		cfg := azblob.AzureConfig{Mode: azblob.AzureModeRecord, ConnectionString: cs, Container: ctr, CreateContainer: true, LeaseName: "crash5"}
+		b, err := azblob.NewAzureBlob(context.Background(), cfg, id, timing.LeaseTTL)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -565,10 +566,10 @@ func TestAzureNativeTermSurvivesDeletedBlob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := election.AzureConfig{ConnectionString: cs, Container: ctr, CreateContainer: true, LeaseName: "del"}
+	cfg := azblob.AzureConfig{ConnectionString: cs, Container: ctr, CreateContainer: true, LeaseName: "del"}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	a, err := election.NewAzureBlob(ctx, cfg, "a", 15*time.Second)
+	a, err := azblob.NewAzureBlob(ctx, cfg, "a", 15*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
