@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/lbhc/lbhc/cloud"
+	awscloud "github.com/lbhc/lbhc/cloud/aws"
 	"github.com/urfave/cli/v2"
 )
 
@@ -77,7 +78,7 @@ func awsFlags() []cli.Flag {
 
 // awsIMDSClient is the IMDSv2 client: no fallback to tokenless IMDSv1.
 func awsIMDSClient(c *cli.Context) *imds.Client {
-	return cloud.NewAWSIMDS(c.String("aws-imds-endpoint"))
+	return awscloud.NewAWSIMDS(c.String("aws-imds-endpoint"))
 }
 
 // awsConfigFrom loads the SDK configuration (credentials chain, region) with
@@ -120,10 +121,10 @@ func awsConfigFrom(c *cli.Context) (aws.Config, error) {
 // awsSettings is the validated flag input of the AWS actions.
 type awsSettings struct {
 	route53, ec2Route, eip bool
-	have                   cloud.AWSInstance
-	need                   cloud.AWSNeed
+	have                   awscloud.AWSInstance
+	need                   awscloud.AWSNeed
 	r53Addr                netip.Addr
-	retry                  cloud.AWSRetry
+	retry                  awscloud.AWSRetry
 	verifyTries            int
 	verifyInterval         time.Duration
 }
@@ -197,9 +198,9 @@ func awsParse(c *cli.Context) (awsSettings, error) {
 		}
 	}
 	iv := c.Duration("aws-retry-interval")
-	s.retry = cloud.AWSRetry{Tries: c.Int("aws-retries"), Interval: iv, MaxInterval: 10 * iv, AttemptTimeout: c.Duration("aws-call-timeout")}
+	s.retry = awscloud.AWSRetry{Tries: c.Int("aws-retries"), Interval: iv, MaxInterval: 10 * iv, AttemptTimeout: c.Duration("aws-call-timeout")}
 	s.verifyTries, s.verifyInterval = c.Int("aws-verify-tries"), c.Duration("aws-verify-interval")
-	s.have = cloud.AWSInstance{InstanceID: c.String("aws-instance-id"), ENIID: c.String("aws-eni-id"), VPCID: c.String("aws-vpc-id"), Region: c.String("aws-region")}
+	s.have = awscloud.AWSInstance{InstanceID: c.String("aws-instance-id"), ENIID: c.String("aws-eni-id"), VPCID: c.String("aws-vpc-id"), Region: c.String("aws-region")}
 	if ip := c.String("aws-private-ip"); ip != "" {
 		a, err := netip.ParseAddr(ip)
 		if err != nil || a.Zone() != "" {
@@ -251,7 +252,7 @@ func awsActions(ctx context.Context, c *cli.Context, log *slog.Logger, m *cloud.
 	if !s.route53 && !s.ec2Route && !s.eip {
 		return nil, nil
 	}
-	inst, err := cloud.DiscoverAWSInstance(ctx, cloud.NewAWSIMDSClient(awsIMDSClient(c)), s.have, s.need)
+	inst, err := awscloud.DiscoverAWSInstance(ctx, awscloud.NewAWSIMDSClient(awsIMDSClient(c)), s.have, s.need)
 	if err != nil {
 		missing := "aws-eni-id"
 		switch {
@@ -275,25 +276,25 @@ func awsActions(ctx context.Context, c *cli.Context, log *slog.Logger, m *cloud.
 		if !addr.IsValid() {
 			addr = inst.PrivateIP
 		}
-		acts = append(acts, cloud.NewRoute53(cloud.Route53Config{
+		acts = append(acts, awscloud.NewRoute53(awscloud.Route53Config{
 			ZoneID: c.String("route53-zone-id"), Record: c.String("route53-record"), Address: addr, TTL: c.Duration("route53-ttl"),
 			Retry: s.retry, SyncInterval: c.Duration("route53-sync-interval"), SyncTries: c.Int("route53-sync-tries"),
 			CheckInterval: s.verifyInterval, CheckTries: s.verifyTries,
-		}, cloud.NewAWSRoute53Client(cfg), log, m))
+		}, awscloud.NewAWSRoute53Client(cfg), log, m))
 	}
-	var ec2c *cloud.EC2Client // built only when an EC2 action is selected
+	var ec2c *awscloud.EC2Client // built only when an EC2 action is selected
 	if s.ec2Route || s.eip {
-		ec2c = cloud.NewAWSEC2Client(cfg)
+		ec2c = awscloud.NewAWSEC2Client(cfg)
 	}
 	if s.ec2Route {
-		acts = append(acts, cloud.NewEC2Route(cloud.EC2RouteConfig{
+		acts = append(acts, awscloud.NewEC2Route(awscloud.EC2RouteConfig{
 			RouteTables: c.StringSlice("ec2-route-table"), VPCID: inst.VPCID, ENIID: inst.ENIID,
 			CreateRoute: c.Bool("ec2-create-route"), DisableSourceDestCheck: c.Bool("ec2-disable-source-dest-check"),
 			Retry: s.retry, CheckInterval: s.verifyInterval, CheckTries: s.verifyTries,
 		}, ec2c, log, m))
 	}
 	if s.eip {
-		acts = append(acts, cloud.NewEIP(cloud.EIPConfig{
+		acts = append(acts, awscloud.NewEIP(awscloud.EIPConfig{
 			AllocationID: c.String("eip-allocation-id"), ENIID: inst.ENIID, PrivateIP: s.have.PrivateIP,
 			Retry: s.retry, CheckInterval: s.verifyInterval, CheckTries: s.verifyTries,
 		}, ec2c, log, m))

@@ -17,6 +17,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/lbhc/lbhc/cloud"
+	"github.com/lbhc/lbhc/cloud/azure"
 )
 
 // azureRouteFlags are the flags of the azure-route failover action and of
@@ -42,7 +43,7 @@ func azureRouteFlags() []cli.Flag {
 			Usage: "Azure Resource Manager base URL (default: public Azure, https://management.azure.com); " +
 				"plain http only to loopback addresses, for tests"},
 		&cli.StringFlag{Name: "azure-imds-endpoint", Category: cat, EnvVars: envs("azure-imds-endpoint"),
-			Value: cloud.DefaultAzureIMDSEndpoint, Usage: "Azure instance metadata base URL"},
+			Value: azure.DefaultAzureIMDSEndpoint, Usage: "Azure instance metadata base URL"},
 		&cli.DurationFlag{Name: "azure-route-poll-interval", Category: cat, EnvVars: envs("azure-route-poll-interval"),
 			Value: 2 * time.Second, Usage: "wait between polls of a route update when Azure sends no Retry-After (min 1s)"},
 		&cli.IntFlag{Name: "azure-route-attempts", Category: cat, EnvVars: envs("azure-route-attempts"),
@@ -67,7 +68,7 @@ func azureActions(ctx context.Context, c *cli.Context, log *slog.Logger, m *clou
 		hop = a.Unmap()
 	}
 	name := c.String("azure-route-name")
-	if _, err := cloud.AzureRouteName(name, netip.MustParseAddr("10.0.0.1")); err != nil {
+	if _, err := azure.AzureRouteName(name, netip.MustParseAddr("10.0.0.1")); err != nil {
 		return nil, flagErr("azure-route-name", "%v", err)
 	}
 	poll := c.Duration("azure-route-poll-interval")
@@ -96,7 +97,7 @@ func azureActions(ctx context.Context, c *cli.Context, log *slog.Logger, m *clou
 		}
 	}
 	if needIMDS {
-		inst, err := (&cloud.AzureIMDS{Endpoint: imdsURL}).Instance(ctx)
+		inst, err := (&azure.AzureIMDS{Endpoint: imdsURL}).Instance(ctx)
 		if err != nil {
 			missing := "azure-private-ip"
 			if hop.IsValid() {
@@ -118,9 +119,9 @@ func azureActions(ctx context.Context, c *cli.Context, log *slog.Logger, m *clou
 			rg = inst.ResourceGroup
 		}
 	}
-	var parsed []cloud.AzureRouteTable
+	var parsed []azure.AzureRouteTable
 	for _, t := range tables {
-		rt, err := cloud.ParseAzureRouteTable(strings.TrimSpace(t), sub, rg)
+		rt, err := azure.ParseAzureRouteTable(strings.TrimSpace(t), sub, rg)
 		if err != nil {
 			return nil, flagErr("azure-route-table", "%v", err)
 		}
@@ -136,7 +137,7 @@ func azureActions(ctx context.Context, c *cli.Context, log *slog.Logger, m *clou
 	if err != nil {
 		return nil, fmt.Errorf("azure-route: credential: %w", err)
 	}
-	a, err := cloud.NewAzureRoute(cloud.AzureRouteConfig{
+	a, err := azure.NewAzureRoute(azure.AzureRouteConfig{
 		Tables:        parsed,
 		RouteName:     name,
 		NextHop:       hop,

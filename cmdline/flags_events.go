@@ -10,7 +10,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/lbhc/lbhc/agent"
-	"github.com/lbhc/lbhc/cloud"
+	awscloud "github.com/lbhc/lbhc/cloud/aws"
+	"github.com/lbhc/lbhc/cloud/azure"
 	"github.com/lbhc/lbhc/vip"
 )
 
@@ -36,7 +37,7 @@ func eventFlags() []cli.Flag {
 			Usage: "poll EC2 instance metadata (at --aws-imds-endpoint, IMDSv2) for the notices of --aws-instance-event-types: a leader " +
 				"hands over, a follower stands by while one is published (AWS has no acknowledgement)"},
 		&cli.StringSliceFlag{Name: "aws-instance-event-types", Category: cat, EnvVars: envs("aws-instance-event-types"),
-			Value: cli.NewStringSlice(cloud.AWSSpot, cloud.AWSRebalance, cloud.AWSMaintenance),
+			Value: cli.NewStringSlice(awscloud.AWSSpot, awscloud.AWSRebalance, awscloud.AWSMaintenance),
 			Usage: "notices watched with --aws-instance-events: spot (interruption), rebalance (recommendation), maintenance (scheduled events)"},
 		&cli.DurationFlag{Name: "aws-instance-events-interval", Category: cat, EnvVars: envs("aws-instance-events-interval"),
 			Value: defaultNoticeInterval, Usage: "wait between two instance-notice polls (min 250ms)"},
@@ -96,7 +97,7 @@ func platformWatcher(c *cli.Context, log *slog.Logger) (agent.PlatformWatcher, e
 		if u, err := url.Parse(ep); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, flagErr("azure-imds-endpoint", "%q is not an http(s) URL", ep)
 		}
-		return &cloud.AzureEventsWatcher{Endpoint: ep, Interval: iv, Log: log}, nil
+		return &azure.AzureEventsWatcher{Endpoint: ep, Interval: iv, Log: log}, nil
 	case aws:
 		iv := c.Duration("aws-instance-events-interval")
 		if iv < minNoticeInterval {
@@ -107,7 +108,7 @@ func platformWatcher(c *cli.Context, log *slog.Logger) (agent.PlatformWatcher, e
 			for _, k := range strings.Split(v, ",") {
 				k = strings.TrimSpace(k)
 				switch k {
-				case cloud.AWSSpot, cloud.AWSRebalance, cloud.AWSMaintenance:
+				case awscloud.AWSSpot, awscloud.AWSRebalance, awscloud.AWSMaintenance:
 					if !slices.Contains(kinds, k) {
 						kinds = append(kinds, k)
 					}
@@ -125,7 +126,7 @@ func platformWatcher(c *cli.Context, log *slog.Logger) (agent.PlatformWatcher, e
 				return nil, flagErr("aws-imds-endpoint", "%q is not an http(s) URL", ep)
 			}
 		}
-		return cloud.NewAWSEventsWatcher(ep, kinds, iv, log), nil
+		return awscloud.NewAWSEventsWatcher(ep, kinds, iv, log), nil
 	}
 	return nil, nil
 }

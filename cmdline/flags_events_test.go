@@ -13,7 +13,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/lbhc/lbhc/agent"
-	"github.com/lbhc/lbhc/cloud"
+	"github.com/lbhc/lbhc/cloud/aws"
+	"github.com/lbhc/lbhc/cloud/azure"
 	"github.com/lbhc/lbhc/vip"
 )
 
@@ -41,14 +42,14 @@ func TestEventFlags(t *testing.T) {
 	}
 	w, err := runEventFlags(t, "--azure-scheduled-events", "--azure-imds-endpoint", "http://127.0.0.1:1",
 		"--azure-scheduled-events-interval", "500ms")
-	az, ok := w.(*cloud.AzureEventsWatcher)
+	az, ok := w.(*azure.AzureEventsWatcher)
 	if err != nil || !ok || az.Endpoint != "http://127.0.0.1:1" || az.Interval != 500*time.Millisecond {
 		t.Fatalf("azure: %#v %v", w, err)
 	}
 	t.Setenv("LBHC_AWS_INSTANCE_EVENTS", "true")
 	t.Setenv("LBHC_AWS_INSTANCE_EVENT_TYPES", "spot,maintenance")
 	w, err = runEventFlags(t)
-	aw, ok := w.(*cloud.AWSEventsWatcher)
+	aw, ok := w.(*aws.AWSEventsWatcher)
 	if err != nil || !ok || !slices.Equal(aw.Kinds, []string{"spot", "maintenance"}) || aw.Interval != defaultNoticeInterval {
 		t.Fatalf("aws from env: %#v %v", w, err)
 	}

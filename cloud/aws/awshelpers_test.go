@@ -1,4 +1,4 @@
-package cloud
+package aws
 
 import (
 	"io"
@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // awsTestConfig is an SDK config that talks to a cloudtest fake at url.
@@ -59,18 +58,45 @@ func awsValidEvent(node string, term uint64) Event {
 
 func awsMetrics() (*Metrics, *prometheus.Registry) {
 	reg := prometheus.NewRegistry()
-	return NewMetrics(reg), reg
+	m := NewMetrics(reg)
+	metricsRegistry[m] = reg
+	return m, reg
 }
+
+// metricsRegistry finds the registry of a *Metrics made by awsMetrics: the
+// series are unexported fields of package cloud, read here as Prometheus
+// exports them.
+var metricsRegistry = map[*Metrics]*prometheus.Registry{}
 
 func awsCounter(t *testing.T, m *Metrics, which, action string) float64 {
 	t.Helper()
-	switch which {
-	case "failures":
-		return testutil.ToFloat64(m.failures.WithLabelValues(action))
-	case "repairs":
-		return testutil.ToFloat64(m.repairs.WithLabelValues(action))
-	case "verified":
-		return testutil.ToFloat64(m.verified.WithLabelValues(action))
+	name := map[string]string{
+		"failures": "lbhc_cloud_action_failures_total",
+		"repairs":  "lbhc_cloud_action_repairs_total",
+		"verified": "lbhc_cloud_action_verified",
+	}[which]
+	reg := metricsRegistry[m]
+	if name != "" && reg != nil {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != name {
+				continue
+			}
+			for _, mt := range mf.GetMetric() {
+				for _, l := range mt.GetLabel() {
+					if l.GetName() == "action" && l.GetValue() == action {
+						if g := mt.GetGauge(); g != nil {
+							return g.GetValue()
+						}
+						return mt.GetCounter().GetValue()
+					}
+				}
+			}
+		}
+		return 0
 	}
 	t.Fatalf("unknown metric %s", which)
 	return 0
