@@ -36,7 +36,7 @@ func cleanupCommand() *cli.Command {
 
 func cleanupAction(c *cli.Context) error {
 	if c.Args().Present() {
-		return &usageError{msg: fmt.Sprintf("cleanup takes no arguments, got %q (flags start with --)", c.Args().Slice())}
+		return &usageError{Msg: fmt.Sprintf("cleanup takes no arguments, got %q (flags start with --)", c.Args().Slice())}
 	}
 	only, err := vip.ParseAddrs(c.StringSlice("vip"))
 	if err != nil {

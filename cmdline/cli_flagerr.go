@@ -33,15 +33,15 @@ func flagParseError(cmd *cli.Command, err error) error {
 		return flagErr(m[2], "%s", valueHint(findFlag(cmd, m[2]), m[1], m[3]))
 	}
 	if m := reEnvValue.FindStringSubmatch(msg); m != nil {
-		return &usageError{flag: m[3] + " (from $" + m[2] + ")", msg: valueHint(findFlag(cmd, m[3]), m[1], m[4])}
+		return &usageError{Flag: m[3] + " (from $" + m[2] + ")", Msg: valueHint(findFlag(cmd, m[3]), m[1], m[4])}
 	}
 	if m := reNoValue.FindStringSubmatch(msg); m != nil {
 		return flagErr(m[1], "needs a value%s", valueExample(findFlag(cmd, m[1]), m[1]))
 	}
 	if m := reUndefined.FindStringSubmatch(msg); m != nil {
-		return &usageError{msg: unknownFlag(cmd, m[1])}
+		return &usageError{Msg: unknownFlag(cmd, m[1])}
 	}
-	return &usageError{msg: msg}
+	return &usageError{Msg: msg}
 }
 
 // valueHint says why value is not valid for flag f and what a valid one

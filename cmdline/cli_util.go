@@ -2,8 +2,9 @@ package cmdline
 
 import (
 	"errors"
-	"fmt"
 	"strings"
+
+	"github.com/lbhc/lbhc/configerr"
 )
 
 // envs returns the environment variable that mirrors a run flag:
@@ -13,25 +14,11 @@ func envs(flag string) []string {
 }
 
 // usageError is invalid configuration: lbhc exits 2 and prints one line
-// naming the flag.
-type usageError struct {
-	flag string
-	msg  string
-}
-
-func (e *usageError) Error() string {
-	if e.flag == "" {
-		return e.msg
-	}
-	return "invalid --" + e.flag + ": " + e.msg
-}
-
-func (e *usageError) ExitCode() int { return 2 }
+// naming the flag. It is the parts' configuration error type.
+type usageError = configerr.Error
 
 // flagErr builds a usageError for --flag.
-func flagErr(flag, format string, args ...any) error {
-	return &usageError{flag: flag, msg: fmt.Sprintf(format, args...)}
-}
+var flagErr = configerr.New
 
 // exitCode maps an error to lbhc's exit codes: 0 ok, 2 bad configuration
 // (any error in the chain with ExitCode() == 2, whichever package made it),

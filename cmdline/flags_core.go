@@ -181,7 +181,7 @@ func runAction(c *cli.Context) error {
 	}
 	defer ignoreHangup(log)()
 	if c.Args().Present() {
-		return &usageError{msg: fmt.Sprintf("run takes no arguments, got %q (flags start with --)", c.Args().Slice())}
+		return &usageError{Msg: fmt.Sprintf("run takes no arguments, got %q (flags start with --)", c.Args().Slice())}
 	}
 	if err := nonNegative(c, "lease-ttl", "renew-deadline", "retry-period", "probe-timeout", "probe-idle-timeout",
 		"priority-step", "cloud-monitor-interval", "shutdown-timeout"); err != nil {

@@ -1,6 +1,9 @@
 package azblob
 
-import "github.com/lbhc/lbhc/election"
+import (
+	"github.com/lbhc/lbhc/configerr"
+	"github.com/lbhc/lbhc/election"
+)
 
 // The election contract this store implements, under the short names the
 // store's code uses: the store lives apart from the contract so that
@@ -19,7 +22,7 @@ var (
 	ErrLeaseLost = election.ErrLeaseLost
 	ErrNotFound  = election.ErrNotFound
 
-	cfgErr        = election.ConfigErrorf
+	cfgErr        = configerr.New
 	recordTTL     = election.RecordTTL
 	NewCASBackend = election.NewCASBackend
 )
