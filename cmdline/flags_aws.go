@@ -242,13 +242,10 @@ func validDNSName(name string) error {
 	return nil
 }
 
-// awsActions builds the AWS failover actions the flags ask for, or nil, nil
-// when none is set. All flags are validated before any network access.
-func awsActions(ctx context.Context, c *cli.Context, log *slog.Logger, m *cloud.Metrics) ([]cloud.Action, error) {
-	s, err := awsParse(c)
-	if err != nil {
-		return nil, err
-	}
+// awsActions builds the AWS failover actions from validated settings
+// (awsParse), or returns nil, nil when none is set. Instance metadata is
+// read only for values not given by flags.
+func awsActions(ctx context.Context, c *cli.Context, s awsSettings, log *slog.Logger, m *cloud.Metrics) ([]cloud.Action, error) {
 	if !s.route53 && !s.ec2Route && !s.eip {
 		return nil, nil
 	}

@@ -28,8 +28,11 @@ func runAWSFlags(t *testing.T, args ...string) ([]cloud.Action, error) {
 		ErrWriter:      io.Discard,
 		ExitErrHandler: func(*cli.Context, error) {},
 		Action: func(c *cli.Context) error {
-			var err error
-			acts, err = awsActions(c.Context, c, slog.New(slog.NewTextHandler(io.Discard, nil)), cloud.NewMetrics(nil))
+			s, err := awsParse(c)
+			if err != nil {
+				return err
+			}
+			acts, err = awsActions(c.Context, c, s, slog.New(slog.NewTextHandler(io.Discard, nil)), cloud.NewMetrics(nil))
 			return err
 		},
 	}

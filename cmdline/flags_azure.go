@@ -51,42 +51,62 @@ func azureRouteFlags() []cli.Flag {
 	}
 }
 
-// azureActions builds the azure-route action when --azure-route-table is
-// set, else returns nil, nil. Flags are validated before any network access;
-// instance metadata is read only for values not given by flags.
-func azureActions(ctx context.Context, c *cli.Context, log *slog.Logger, m *cloud.Metrics) ([]cloud.Action, error) {
-	tables := c.StringSlice("azure-route-table")
-	if len(tables) == 0 {
+// azureSettings is the validated flag input of the azure-route action.
+type azureSettings struct {
+	tables   []string
+	hop      netip.Addr // from --azure-private-ip; invalid: from instance metadata
+	name     string
+	poll     time.Duration
+	attempts int
+	opts     arm.ClientOptions
+	imdsURL  string
+}
+
+// azureParse validates the azure-route flags without touching the network.
+// tables is empty when --azure-route-table is not set.
+func azureParse(c *cli.Context) (azureSettings, error) {
+	s := azureSettings{tables: c.StringSlice("azure-route-table")}
+	if len(s.tables) == 0 {
+		return s, nil
+	}
+	if v := c.String("azure-private-ip"); v != "" {
+		a, err := netip.ParseAddr(v)
+		if err != nil || a.Zone() != "" {
+			return s, flagErr("azure-private-ip", "%q is not an IP address", v)
+		}
+		s.hop = a.Unmap()
+	}
+	s.name = c.String("azure-route-name")
+	if _, err := azure.AzureRouteName(s.name, netip.MustParseAddr("10.0.0.1")); err != nil {
+		return s, flagErr("azure-route-name", "%v", err)
+	}
+	s.poll = c.Duration("azure-route-poll-interval")
+	if s.poll < time.Second {
+		return s, flagErr("azure-route-poll-interval", "must be at least 1s, got %s", s.poll)
+	}
+	s.attempts = c.Int("azure-route-attempts")
+	if s.attempts < 1 {
+		return s, flagErr("azure-route-attempts", "must be at least 1, got %d", s.attempts)
+	}
+	var err error
+	if s.opts, err = azureARMOptions(c.String("azure-arm-endpoint")); err != nil {
+		return s, err
+	}
+	s.imdsURL = c.String("azure-imds-endpoint")
+	if u, err := url.Parse(s.imdsURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return s, flagErr("azure-imds-endpoint", "%q is not an http(s) URL", s.imdsURL)
+	}
+	return s, nil
+}
+
+// azureActions builds the azure-route action from validated settings, or
+// returns nil, nil without --azure-route-table. Instance metadata is read
+// only for values not given by flags.
+func azureActions(ctx context.Context, c *cli.Context, s azureSettings, log *slog.Logger, m *cloud.Metrics) ([]cloud.Action, error) {
+	if len(s.tables) == 0 {
 		return nil, nil
 	}
-	var hop netip.Addr
-	if s := c.String("azure-private-ip"); s != "" {
-		a, err := netip.ParseAddr(s)
-		if err != nil || a.Zone() != "" {
-			return nil, flagErr("azure-private-ip", "%q is not an IP address", s)
-		}
-		hop = a.Unmap()
-	}
-	name := c.String("azure-route-name")
-	if _, err := azure.AzureRouteName(name, netip.MustParseAddr("10.0.0.1")); err != nil {
-		return nil, flagErr("azure-route-name", "%v", err)
-	}
-	poll := c.Duration("azure-route-poll-interval")
-	if poll < time.Second {
-		return nil, flagErr("azure-route-poll-interval", "must be at least 1s, got %s", poll)
-	}
-	attempts := c.Int("azure-route-attempts")
-	if attempts < 1 {
-		return nil, flagErr("azure-route-attempts", "must be at least 1, got %d", attempts)
-	}
-	opts, err := azureARMOptions(c.String("azure-arm-endpoint"))
-	if err != nil {
-		return nil, err
-	}
-	imdsURL := c.String("azure-imds-endpoint")
-	if u, err := url.Parse(imdsURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, flagErr("azure-imds-endpoint", "%q is not an http(s) URL", imdsURL)
-	}
+	tables, hop, name, poll, attempts, opts, imdsURL := s.tables, s.hop, s.name, s.poll, s.attempts, s.opts, s.imdsURL
 
 	// Bare table names need the subscription and resource group.
 	sub, rg := c.String("azure-subscription-id"), c.String("azure-resource-group")

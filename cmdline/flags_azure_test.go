@@ -36,7 +36,11 @@ func runAzRouteFlags(t *testing.T, args ...string) ([]cloud.Action, error) {
 		Action: func(c *cli.Context) error {
 			log := slog.New(slog.NewTextHandler(t.Output(), nil))
 			m := cloud.NewMetrics(nil)
-			az, err := azureActions(c.Context, c, log, m)
+			s, err := azureParse(c)
+			if err != nil {
+				return err
+			}
+			az, err := azureActions(c.Context, c, s, log, m)
 			if err != nil {
 				return err
 			}

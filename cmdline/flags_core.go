@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -32,6 +33,16 @@ var backends = map[string]backendFunc{
 	"none": func(_ context.Context, _ *cli.Context, nodeID, _ string, _ time.Duration) (election.Backend, error) {
 		return election.NewNoneBackend(nodeID), nil
 	},
+}
+
+// backendCheck validates a backend's flags without I/O (phase 1 of run);
+// its backendFunc connects later.
+type backendCheck func(c *cli.Context, leaseName string, ttl time.Duration) error
+
+var backendChecks = map[string]backendCheck{
+	"azblob":   azureLeaseCheck,
+	"dynamodb": dynamodbCheck,
+	"etcd":     etcdCheck,
 }
 
 func backendNames() string {
@@ -180,6 +191,8 @@ func runAction(c *cli.Context) error {
 		return err
 	}
 	defer ignoreHangup(log)()
+	// Phase 1: parse and validate every flag. No I/O: a bad value exits 2
+	// naming the flag before anything touches the network or the system.
 	if c.Args().Present() {
 		return &usageError{Msg: fmt.Sprintf("run takes no arguments, got %q (flags start with --)", c.Args().Slice())}
 	}
@@ -202,6 +215,11 @@ func runAction(c *cli.Context) error {
 	newBackend, ok := backends[c.String("election")]
 	if !ok {
 		return flagErr("election", "unknown backend %q (want one of %s)", c.String("election"), backendNames())
+	}
+	if check := backendChecks[c.String("election")]; check != nil {
+		if err := check(c, c.String("lease-name"), timing.LeaseTTL); err != nil {
+			return err
+		}
 	}
 	pcfg := probe.Config{
 		Protocol: c.String("probe-protocol"), Ports: c.IntSlice("probe-port"), Address: c.String("probe-address"),
@@ -229,6 +247,16 @@ func runAction(c *cli.Context) error {
 	if c.Int("probe-max-conns") < 1 {
 		return flagErr("probe-max-conns", "must be at least 1, got %d", c.Int("probe-max-conns"))
 	}
+	if c.Duration("cloud-monitor-interval") == 0 {
+		return flagErr("cloud-monitor-interval", "must be positive")
+	}
+	settings, err := parseExtraParts(c, log)
+	if err != nil {
+		return err
+	}
+
+	// Phase 2: resolve what the flags point at on this host: the token
+	// file, the socket group, this host's addresses.
 	token, err := readToken(c.String("admin-token-file"))
 	if err != nil {
 		return err
@@ -240,23 +268,26 @@ func runAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.Duration("cloud-monitor-interval") == 0 {
-		return flagErr("cloud-monitor-interval", "must be positive")
+	var vips []netip.Prefix
+	if settings.withVIPs {
+		vips = settings.vip.Addrs
+	}
+	if err := checkProbeAddressLocal(pcfg.Address, vips); err != nil {
+		return err
 	}
 
+	// Phase 3: build the parts (instance metadata and backend look-ups
+	// happen here) and hand them to the agent.
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := registerGroupInfo(reg, c.String("lease-name"), timing.NodeID); err != nil {
 		return err
 	}
-	extra, err := buildExtraParts(c.Context, c, log, reg, timing)
+	extra, err := buildExtraParts(c.Context, c, settings, log, reg)
 	if err != nil {
 		return err
 	}
 	defer extra.close()
-	if err := checkProbeAddressLocal(pcfg.Address, extra.vips); err != nil {
-		return err
-	}
 	backend, err := newBackend(c.Context, c, timing.NodeID, c.String("lease-name"), timing.LeaseTTL)
 	if err != nil {
 		return err

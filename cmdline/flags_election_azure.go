@@ -57,6 +57,11 @@ func azureConfigFrom(c *cli.Context, leaseName string) azblob.AzureConfig {
 	return cfg
 }
 
+// azureLeaseCheck validates the Azure lease flags without I/O.
+func azureLeaseCheck(c *cli.Context, leaseName string, ttl time.Duration) error {
+	return azureConfigFrom(c, leaseName).Validate(ttl)
+}
+
 // azureLeaseBackend builds --election azblob. It checks the storage
 // account, credentials and container before returning (bounded by ctx, at
 // most 20 s), so a configuration error stops lbhc with exit 2 before it

@@ -39,6 +39,9 @@ func runAzureFlags(t *testing.T, ttl time.Duration, args ...string) (azblob.Azur
 			}
 			ctx, cancel := context.WithTimeout(c.Context, 10*time.Second)
 			defer cancel()
+			if err := azureLeaseCheck(c, "grp", ttl); err != nil {
+				return err
+			}
 			var err error
 			b, err = azureLeaseBackend(ctx, c, "n1", "grp", ttl)
 			return err

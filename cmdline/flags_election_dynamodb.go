@@ -33,11 +33,13 @@ func dynamodbFlags() []cli.Flag {
 // dynamodbBackend is --election dynamodb: the CAS lease algorithm over one
 // item of the table. It checks the table, credentials and endpoint before
 // returning, so a bad setup fails at start-up.
+// dynamodbCheck validates the DynamoDB lease flags without I/O.
+func dynamodbCheck(c *cli.Context, _ string, _ time.Duration) error {
+	return dynamodb.ValidateDynamoDBTable(c.String("dynamodb-table"))
+}
+
 func dynamodbBackend(ctx context.Context, c *cli.Context, nodeID, leaseName string, ttl time.Duration) (election.Backend, error) {
 	table := c.String("dynamodb-table")
-	if err := dynamodb.ValidateDynamoDBTable(table); err != nil {
-		return nil, err
-	}
 	cfg, err := awsConfigFrom(c)
 	if err != nil {
 		return nil, err

@@ -37,6 +37,9 @@ func runDynamoDBFlagsAs(t *testing.T, id string, args ...string) (election.Backe
 		Name: "lbhc", Flags: append(dynamodbFlags(), awsCommonFlags()...), Writer: io.Discard, ErrWriter: io.Discard,
 		ExitErrHandler: func(*cli.Context, error) {},
 		Action: func(c *cli.Context) error {
+			if err := dynamodbCheck(c, "grp", 2*time.Second); err != nil {
+				return err
+			}
 			var err error
 			b, err = dynamodbBackend(c.Context, c, id, "grp", 2*time.Second)
 			return err

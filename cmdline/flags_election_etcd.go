@@ -35,17 +35,23 @@ func etcdFlags() []cli.Flag {
 	}
 }
 
+// etcdCheck validates the etcd lease flags without I/O.
+func etcdCheck(c *cli.Context, _ string, ttl time.Duration) error {
+	if _, err := etcd.EtcdTTL(ttl); err != nil {
+		return err
+	}
+	if prefix := c.String("etcd-prefix"); !strings.HasPrefix(prefix, "/") {
+		return flagErr("etcd-prefix", "%q must start with /", prefix)
+	}
+	_, err := etcd.ParseEtcdEndpoints(c.String("etcd-endpoints"))
+	return err
+}
+
 // etcdBackend is --election etcd: a native etcd lease with TTL = lease-ttl
 // (whole seconds). It contacts etcd before returning, so an unreachable
 // cluster or rejected credentials fail at start-up.
 func etcdBackend(ctx context.Context, c *cli.Context, nodeID, leaseName string, ttl time.Duration) (election.Backend, error) {
-	if _, err := etcd.EtcdTTL(ttl); err != nil {
-		return nil, err
-	}
 	prefix := c.String("etcd-prefix")
-	if !strings.HasPrefix(prefix, "/") {
-		return nil, flagErr("etcd-prefix", "%q must start with /", prefix)
-	}
 	eps, err := etcd.ParseEtcdEndpoints(c.String("etcd-endpoints"))
 	if err != nil {
 		return nil, err

@@ -25,6 +25,9 @@ func runEtcdFlags(t *testing.T, ttl time.Duration, args ...string) (election.Bac
 		Name: "lbhc", Flags: etcdFlags(), Writer: io.Discard, ErrWriter: io.Discard,
 		ExitErrHandler: func(*cli.Context, error) {},
 		Action: func(c *cli.Context) error {
+			if err := etcdCheck(c, "grp", ttl); err != nil {
+				return err
+			}
 			var err error
 			b, err = etcdBackend(c.Context, c, "node-1", "grp", ttl)
 			return err

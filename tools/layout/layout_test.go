@@ -63,3 +63,67 @@ func TestRootHoldsMainOnly(t *testing.T) {
 		t.Fatalf("Go files at the repository root: %v, want main.go only", files)
 	}
 }
+
+// allowed are the lbhc packages each package may import (docs/LAYOUT.md):
+// the parts import none of each other, a provider or store subpackage only
+// its contract, and only the agent and the command line put parts together.
+// A package not listed (tests' helpers, e2e, tools, scripts) is not checked.
+var allowed = map[string][]string{
+	"":                      {"cmdline"},
+	"cmdline":               {"*"},
+	"agent":                 {"check", "cloud", "election", "probe", "vip", "configerr", "childenv"},
+	"probe":                 {"configerr"},
+	"vip":                   {"configerr"},
+	"check":                 {"configerr", "childenv"},
+	"election":              {"configerr"},
+	"election/etcd":         {"election", "configerr"},
+	"election/dynamodb":     {"election", "configerr"},
+	"election/azblob":       {"election", "configerr"},
+	"election/electiontest": {"election"},
+	"cloud":                 {"configerr", "childenv"},
+	"cloud/aws":             {"cloud", "configerr"},
+	"cloud/azure":           {"cloud", "configerr"},
+	"cloud/cloudtest":       {},
+	"configerr":             {},
+	"childenv":              {},
+}
+
+// TestImportRules: which package may import which, as LAYOUT.md draws it.
+func TestImportRules(t *testing.T) {
+	const mod = "github.com/lbhc/lbhc"
+	for _, goos := range []string{"linux", "windows"} {
+		cmd := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "./...")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "GOOS="+goos, "GOFLAGS=")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("GOOS=%s %s: %v", goos, cmd, err)
+		}
+		seen := 0
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			f := strings.Fields(line)
+			pkg := strings.TrimPrefix(strings.TrimPrefix(f[0], mod), "/")
+			rules, ok := allowed[pkg]
+			if !ok {
+				continue
+			}
+			seen++
+			for _, imp := range f[1:] {
+				if imp != mod && !strings.HasPrefix(imp, mod+"/") {
+					continue
+				}
+				dep := strings.TrimPrefix(strings.TrimPrefix(imp, mod), "/")
+				ok := false
+				for _, r := range rules {
+					ok = ok || r == "*" || r == dep
+				}
+				if !ok {
+					t.Errorf("GOOS=%s: %s imports %s; allowed: %v (docs/LAYOUT.md)", goos, f[0], imp, rules)
+				}
+			}
+		}
+		if seen != len(allowed) {
+			t.Errorf("GOOS=%s: found %d of the %d packages the rules name; update allowed", goos, seen, len(allowed))
+		}
+	}
+}
