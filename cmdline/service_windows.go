@@ -3,14 +3,12 @@
 package cmdline
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 	"unsafe"
@@ -374,146 +372,4 @@ func serviceRun(c *cli.Context) error {
 		elog.Close()
 	}
 	return err
-}
-
-// stderrToEventLog points os.Stderr and the process's standard error handle
-// at a pipe whose lines are written to the event log, with the level taken
-// from slog's text (level=ERROR) or JSON ("level":"ERROR") output. stop
-// restores nothing (the process is ending) but flushes the pending lines.
-func stderrToEventLog(elog *eventlog.Log) (stop func(), err error) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("stderr pipe: %w", err)
-	}
-	if err := windows.SetStdHandle(windows.STD_ERROR_HANDLE, windows.Handle(w.Fd())); err != nil {
-		r.Close()
-		w.Close()
-		return nil, fmt.Errorf("redirecting stderr: %w", err)
-	}
-	os.Stderr = w
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		forwardLines(r, func(level, line string) {
-			switch level {
-			case "ERROR":
-				_ = elog.Error(1, line)
-			case "WARN":
-				_ = elog.Warning(1, line)
-			default:
-				_ = elog.Info(1, line)
-			}
-		})
-	}()
-	return func() {
-		w.Close()
-		select {
-		case <-done:
-		case <-time.After(2 * time.Second):
-		}
-		r.Close()
-	}, nil
-}
-
-// forwardLines calls emit for every line read from r with the slog level
-// found in it ("" if none). Lines longer than 32 KiB (the event log's limit
-// is 31,839 characters) are split.
-func forwardLines(r io.Reader, emit func(level, line string)) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), 32*1024)
-	for sc.Scan() {
-		line := strings.TrimRight(sc.Text(), "\r")
-		if line == "" {
-			continue
-		}
-		emit(slogLevel(line), line)
-	}
-	if errors.Is(sc.Err(), bufio.ErrTooLong) {
-		emit("", "(log line longer than 32 KiB dropped)")
-		forwardLines(r, emit)
-	}
-}
-
-var slogLevelRE = regexp.MustCompile(`(?:^|\s)level=([A-Z]+)|"level":"([A-Z]+)`)
-
-// slogLevel returns DEBUG, INFO, WARN or ERROR as written by slog's text or
-// JSON handler (levels like WARN+2 count as WARN), or "".
-func slogLevel(line string) string {
-	m := slogLevelRE.FindStringSubmatch(line)
-	if m == nil {
-		return ""
-	}
-	return m[1] + m[2]
-}
-
-func parseStartType(s string) (uint32, error) {
-	switch s {
-	case "auto":
-		return mgr.StartAutomatic, nil
-	case "manual":
-		return mgr.StartManual, nil
-	case "disabled":
-		return mgr.StartDisabled, nil
-	}
-	return 0, flagErr("start", "%q is not one of auto, manual, disabled", s)
-}
-
-var serviceNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$`)
-
-func checkServiceName(name string) error {
-	if !serviceNameRE.MatchString(name) {
-		return flagErr("name", "%q: use 1-80 letters, digits, '.', '_' or '-', starting with a letter or digit", name)
-	}
-	return nil
-}
-
-// readEnvFile reads VAR=value lines: blank lines and lines starting with #
-// or ; are skipped, one pair of matching surrounding quotes is removed from
-// the value. No expansion, no `export`: the subset of systemd's
-// EnvironmentFile syntax that /etc/default/lbhc uses, so one annotated file
-// serves both systems.
-func readEnvFile(path string) ([][2]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, flagErr("env-file", "%v", err)
-	}
-	defer f.Close()
-	env, err := parseEnvFile(f)
-	if err != nil {
-		return nil, flagErr("env-file", "%s: %v", path, err)
-	}
-	return env, nil
-}
-
-var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-func parseEnvFile(r io.Reader) ([][2]string, error) {
-	var env [][2]string
-	sc := bufio.NewScanner(r)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if n == 1 {
-			line = strings.TrimPrefix(line, "\ufeff") // Notepad's UTF-8 BOM
-		}
-		if line == "" || line[0] == '#' || line[0] == ';' {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		k = strings.TrimSpace(k)
-		if !ok {
-			return nil, fmt.Errorf("line %d: want NAME=value", n)
-		}
-		if !envNameRE.MatchString(k) {
-			return nil, fmt.Errorf("line %d: invalid variable name %q", n, k)
-		}
-		v = strings.TrimSpace(v)
-		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
-			v = v[1 : len(v)-1]
-		}
-		env = append(env, [2]string{k, v})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	return env, nil
 }
