@@ -169,6 +169,7 @@ func TestVIPWithoutIPHelper(t *testing.T) {
 type node struct {
 	id           string
 	probe, admin int
+	token        string // admin token file: Wine 8 has no AF_UNIX, so no admin socket
 	cmd          *exec.Cmd
 	log          string
 	done         chan struct{}
@@ -189,11 +190,18 @@ func (e *wineEnv) startNode(t *testing.T, id, lease, stateDir string, priority i
 	t.Helper()
 	n := &node{id: id, probe: itest.FreePort(t), admin: itest.FreePort(t), t: t, e: e,
 		log: filepath.Join(t.TempDir(), id+".log"), done: make(chan struct{})}
+	// Wine 8 implements no AF_UNIX sockets, so the agent serves no admin
+	// socket there and state changes go over TCP with the bearer token.
+	n.token = filepath.Join(t.TempDir(), id+".token")
+	if err := os.WriteFile(n.token, []byte("wine-"+id+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	args := []string{"run", "--node-id", id, "--election", "file", "--lease-file", winPath(lease),
 		"--state-dir", winPath(filepath.Join(stateDir, id)),
 		"--lease-ttl", leaseTTL.String(), "--renew-deadline", "2s", "--retry-period", retryPeriod.String(),
 		"--priority", strconv.Itoa(priority),
-		"--probe-port", strconv.Itoa(n.probe), "--admin-address", n.adminAddr()}
+		"--probe-port", strconv.Itoa(n.probe), "--admin-address", n.adminAddr(),
+		"--admin-token-file", winPath(n.token)}
 	args = append(args, extra...)
 	f, err := os.Create(n.log)
 	if err != nil {
@@ -309,7 +317,7 @@ func TestFailoverAndControl(t *testing.T) {
 	}
 
 	// Switchover: n1 releases, n2 takes the lease.
-	if r = e.run("switchover", "--admin-address", n1.adminAddr()); r.code != 0 {
+	if r = e.run("switchover", "--admin-address", n1.adminAddr(), "--admin-token-file", winPath(n1.token)); r.code != 0 {
 		t.Fatalf("switchover: exit %d, %q %q", r.code, r.stdout, r.stderr)
 	}
 	n2.waitRole("leader", 10*time.Second)
@@ -321,12 +329,12 @@ func TestFailoverAndControl(t *testing.T) {
 	}
 
 	// Standby on the leader: it demotes and stops campaigning; n1 leads.
-	if r = e.run("standby", "--admin-address", n2.adminAddr()); r.code != 0 {
+	if r = e.run("standby", "--admin-address", n2.adminAddr(), "--admin-token-file", winPath(n2.token)); r.code != 0 {
 		t.Fatalf("standby: exit %d, %q %q", r.code, r.stdout, r.stderr)
 	}
 	n2.waitRole("standby", 10*time.Second)
 	n1.waitRole("leader", 10*time.Second)
-	if r = e.run("resume", "--admin-address", n2.adminAddr()); r.code != 0 {
+	if r = e.run("resume", "--admin-address", n2.adminAddr(), "--admin-token-file", winPath(n2.token)); r.code != 0 {
 		t.Fatalf("resume: exit %d, %q %q", r.code, r.stdout, r.stderr)
 	}
 	n2.waitRole("follower", 10*time.Second)
