@@ -48,18 +48,23 @@ func (r *recorder) reset() {
 	r.mu.Unlock()
 }
 
+// fakeProbe records every argument with a safety meaning: the validity
+// check the accept path runs, the deadline the kernel fence follows, and
+// when the listener was closed.
 type fakeProbe struct {
 	r         *recorder
 	mu        sync.Mutex
 	listening bool
 	valid     func() bool
-	idle      time.Duration // what SinceLastProbe reports
+	deadline  func() time.Time // as handed to Lead (nil: no deadline)
+	followAt  time.Time        // last Follow
+	idle      time.Duration    // what SinceLastProbe reports
 }
 
-func (p *fakeProbe) Lead(valid func() bool, _ func() time.Time) error {
+func (p *fakeProbe) Lead(valid func() bool, deadline func() time.Time) error {
 	p.r.add("probe.lead")
 	p.mu.Lock()
-	p.listening, p.valid = true, valid
+	p.listening, p.valid, p.deadline = true, valid, deadline
 	p.mu.Unlock()
 	return nil
 }
@@ -67,7 +72,7 @@ func (p *fakeProbe) Standby() error { return nil }
 func (p *fakeProbe) Follow() {
 	p.r.add("probe.follow")
 	p.mu.Lock()
-	p.listening, p.valid = false, nil
+	p.listening, p.valid, p.deadline, p.followAt = false, nil, nil, time.Now()
 	p.mu.Unlock()
 }
 func (p *fakeProbe) Close() {}
