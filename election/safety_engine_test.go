@@ -275,3 +275,175 @@ func TestConfigBoundsExact(t *testing.T) {
 		}
 	}
 }
+
+// opLog records the clock time and node of every store operation.
+type opLog struct {
+	mu  sync.Mutex
+	ops []loggedOp
+}
+
+type loggedOp struct {
+	op string
+	at time.Time
+}
+
+func (o *opLog) add(op string, at time.Time) {
+	o.mu.Lock()
+	o.ops = append(o.ops, loggedOp{op, at})
+	o.mu.Unlock()
+}
+
+func (o *opLog) count(op string, from, to time.Time) (n int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, x := range o.ops {
+		if x.op == op && !x.at.Before(from) && x.at.Before(to) {
+			n++
+		}
+	}
+	return n
+}
+
+// loggingStore logs every operation of one node with the clock time.
+type loggingStore struct {
+	Store
+	clk *fakeClock
+	log *opLog
+}
+
+func (s *loggingStore) Get(ctx context.Context) (Record, string, error) {
+	s.log.add("get", s.clk.Now())
+	return s.Store.Get(ctx)
+}
+
+func (s *loggingStore) Update(ctx context.Context, r Record, prev string) (string, error) {
+	s.log.add("update", s.clk.Now())
+	return s.Store.Update(ctx, r, prev)
+}
+
+// The retry period paces both roles: a leader renews once per period, and a
+// follower reads at most once per period (sooner only when the record's TTL
+// runs out first), rather than hammering the backend.
+func TestRetryPeriodPacesLeaderAndFollower(t *testing.T) {
+	clk := newFakeClock()
+	store := NewMemoryStore()
+	var leaderOps, followerOps opLog
+	a := startNode(t, "a", NewCASBackend(&loggingStore{store, clk, &leaderOps}, "a", testTiming.LeaseTTL, clk), clk)
+	clk.Advance(500*time.Millisecond, 100*time.Millisecond)
+	waitFor(t, "leadership", func() bool { a.drain(); return a.lease.Valid() })
+	startNode(t, "b", NewCASBackend(&loggingStore{store, clk, &followerOps}, "b", testTiming.LeaseTTL, clk), clk)
+	from := clk.Now()
+	const span = 12 * time.Second // shorter than the TTL: b never may take over
+	clk.Advance(span, 100*time.Millisecond)
+	to := clk.Now()
+	periods := int(span / testTiming.RetryPeriod)
+	if n := leaderOps.count("update", from, to); n < periods-1 || n > periods+1 {
+		t.Fatalf("leader renewed %d times in %s, want about %d (one per retry period %s)", n, span, periods, testTiming.RetryPeriod)
+	}
+	if n := followerOps.count("get", from, to); n < periods-1 || n > periods+1 {
+		t.Fatalf("follower read %d times in %s, want about %d (one per retry period %s)", n, span, periods, testTiming.RetryPeriod)
+	}
+	if !a.lease.Valid() {
+		t.Fatal("leader lost its lease while renewing")
+	}
+}
+
+// A crashed holder is replaced exactly one TTL after the follower first saw
+// its last record version, on the follower's own clock: not earlier (safety),
+// and not a retry period later either (the record's remaining TTL schedules
+// the follower's next attempt).
+func TestCrashTakeoverExactlyAfterTTL(t *testing.T) {
+	clk := newFakeClock()
+	store := NewMemoryStore()
+	var holderOps, followerOps opLog
+	a := startNode(t, "a", NewCASBackend(&loggingStore{store, clk, &holderOps}, "a", testTiming.LeaseTTL, clk), clk)
+	clk.Advance(500*time.Millisecond, 100*time.Millisecond)
+	waitFor(t, "leadership", func() bool { a.drain(); return a.lease.Valid() })
+	b := startNode(t, "b", NewCASBackend(&loggingStore{store, clk, &followerOps}, "b", testTiming.LeaseTTL, clk), clk)
+	clk.Advance(3*time.Second, 100*time.Millisecond)
+	a.cancel() // crash: no more renewals, no release
+	time.Sleep(10 * time.Millisecond)
+	holderOps.mu.Lock()
+	lastWrite := holderOps.ops[len(holderOps.ops)-1].at
+	holderOps.mu.Unlock()
+	for range 300 {
+		clk.Advance(100*time.Millisecond, 100*time.Millisecond)
+		if leaders([]*testNode{b}) == 1 {
+			break
+		}
+	}
+	if !b.lease.Valid() {
+		t.Fatal("no takeover")
+	}
+	followerOps.mu.Lock()
+	var firstSeen, took time.Time
+	for _, x := range followerOps.ops {
+		if x.op == "get" && firstSeen.IsZero() && !x.at.Before(lastWrite) {
+			firstSeen = x.at
+		}
+		if x.op == "update" {
+			took = x.at
+		}
+	}
+	followerOps.mu.Unlock()
+	wait := took.Sub(firstSeen)
+	if wait < testTiming.LeaseTTL || wait > testTiming.LeaseTTL+200*time.Millisecond {
+		t.Fatalf("takeover write %s after the follower first saw the last version, want the TTL %s (+ one clock step)", wait, testTiming.LeaseTTL)
+	}
+}
+
+// After Release, this node no longer reports itself as leading or as the
+// leader, and its lease is invalid at once.
+func TestReleaseEndsLeadershipInStatus(t *testing.T) {
+	clk := newFakeClock()
+	store := NewMemoryStore()
+	a := startNode(t, "a", NewCASBackend(store, "a", testTiming.LeaseTTL, clk), clk)
+	clk.Advance(500*time.Millisecond, 100*time.Millisecond)
+	waitFor(t, "leadership", func() bool { a.drain(); return a.lease.Valid() })
+	if st := a.eng.Status(); !st.Leading || st.Leader != "a" || st.Term != a.lease.Term || !st.Deadline.Equal(a.lease.Deadline()) {
+		t.Fatalf("leading status %+v, lease term %d", st, a.lease.Term)
+	}
+	if err := a.eng.Release(context.Background(), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if a.lease.Valid() {
+		t.Fatal("lease valid after Release")
+	}
+	if st := a.eng.Status(); st.Leading || st.Leader == "a" {
+		t.Fatalf("status after Release %+v: still names this node", st)
+	}
+	if rec, _ := store.Snapshot(); rec.Holder != "" {
+		t.Fatalf("record holder %q after Release", rec.Holder)
+	}
+}
+
+// heldElsewhere is a native-lease style backend whose lease another node
+// always holds; it gives no RetryAfter hint (as etcd and Azure leases).
+type heldElsewhere struct {
+	clk *fakeClock
+	log opLog
+}
+
+func (b *heldElsewhere) TryAcquire(ctx context.Context, renew bool) (State, error) {
+	b.log.add("acquire", b.clk.Now())
+	return State{Term: 7, Leader: "x"}, nil
+}
+func (b *heldElsewhere) Release(context.Context) error { return nil }
+func (b *heldElsewhere) Close() error                  { return nil }
+
+// Without a RetryAfter hint, a follower tries once per retry period.
+func TestFollowerWithoutHintRetriesOncePerPeriod(t *testing.T) {
+	clk := newFakeClock()
+	b := &heldElsewhere{clk: clk}
+	n := startNode(t, "a", b, clk)
+	from := clk.Now()
+	const span = 10 * time.Second
+	clk.Advance(span, 100*time.Millisecond)
+	periods := int(span / testTiming.RetryPeriod)
+	if got := b.log.count("acquire", from, clk.Now()); got < periods-1 || got > periods+1 {
+		t.Fatalf("%d acquire attempts in %s, want about %d (one per retry period)", got, span, periods)
+	}
+	if st := n.eng.Status(); st.Leader != "x" || st.Term != 7 || st.Leading {
+		t.Fatalf("status %+v, want the observed leader x at term 7", st)
+	}
+}
