@@ -56,6 +56,7 @@ func TestConformanceDynamoDB(t *testing.T) {
 		Steal: func(t *testing.T, lease string) {
 			electiontest.StealStore(t, newDynamoStore(t, cli, table, lease, false))
 		},
+		Store: func(t *testing.T, lease string) election.Store { return newDynamoStore(t, cli, table, lease, false) },
 	})
 }
 
