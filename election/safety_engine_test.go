@@ -226,6 +226,9 @@ func TestLostLeaseDemotesAtOnce(t *testing.T) {
 	if lost.Lease != l {
 		t.Fatal("Lost event names another lease")
 	}
+	if st := n.eng.Status(); st.Leading || st.Leader == "a" {
+		t.Fatalf("status after the loss %+v: still names this node", st)
+	}
 	if rec, _ := store.Snapshot(); rec.Holder != "stranger" {
 		t.Fatalf("holder %q after the loss: the loser must not write the record", rec.Holder)
 	}
