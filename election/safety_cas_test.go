@@ -182,7 +182,7 @@ func TestFollowerWaitsOutHoldersLongerTTL(t *testing.T) {
 	if st, err := holder.TryAcquire(ctx, false); err != nil || !st.Held {
 		t.Fatalf("holder acquire: %+v %v", st, err)
 	}
-	if rec, _ := store.Snapshot(); rec.TTL != 30*time.Second {
+	if rec, ok := store.Snapshot(); !ok || rec.TTL != 30*time.Second {
 		t.Fatalf("record carries TTL %s, want the holder's 30s", rec.TTL)
 	}
 	seen := clk.Now()
