@@ -54,7 +54,8 @@ OUT=${LBHC_MUTATION_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/lbhc-mutation.XXXXXX")}
 mkdir -p "$OUT" "$TOOLS"
 
 gremlins=$TOOLS/gremlins
-if ! "$gremlins" --version 2>/dev/null | grep -q "${GREMLINS_VERSION#v}"; then
+# go install leaves the version string "dev": read the module version instead.
+if ! go version -m "$gremlins" 2>/dev/null | grep -qE "^[[:space:]]+mod[[:space:]]+github.com/go-gremlins/gremlins[[:space:]]+$GREMLINS_VERSION[[:space:]]"; then
 	log "installing gremlins $GREMLINS_VERSION into $TOOLS"
 	GOBIN=$TOOLS GOFLAGS= go install "github.com/go-gremlins/gremlins/cmd/gremlins@$GREMLINS_VERSION" ||
 		die "go install gremlins@$GREMLINS_VERSION failed"
