@@ -450,3 +450,29 @@ func TestFollowerWithoutHintRetriesOncePerPeriod(t *testing.T) {
 		t.Fatalf("status %+v, want the observed leader x at term 7", st)
 	}
 }
+
+// Valid ends exactly at the deadline: valid one nanosecond before it, not
+// at it (the deadline is the first instant the grant no longer covers).
+func TestLeaseValidUntilExactlyTheDeadline(t *testing.T) {
+	clk := newFakeClock()
+	n := startNode(t, "a", NewCASBackend(NewMemoryStore(), "a", testTiming.LeaseTTL, clk), clk)
+	clk.Advance(500*time.Millisecond, 100*time.Millisecond)
+	waitFor(t, "leadership", func() bool { n.drain(); return n.lease.Valid() })
+	l := n.lease
+	set := func(at time.Time) {
+		// Moving the clock without firing timers: the engine does not run,
+		// as in a paused process; Valid must still tell.
+		clk.mu.Lock()
+		clk.now = at
+		clk.mu.Unlock()
+	}
+	d := l.Deadline()
+	set(d.Add(-time.Nanosecond))
+	if !l.Valid() {
+		t.Fatal("lease invalid 1 ns before its deadline")
+	}
+	set(d)
+	if l.Valid() {
+		t.Fatal("lease still valid at its deadline")
+	}
+}
