@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/lbhc/lbhc/election"
 )
 
@@ -116,5 +118,37 @@ func TestOutageClosesProbeByDeadline(t *testing.T) {
 	// after we read it: allow one retry period, plus scheduling.
 	if late := followAt.Sub(deadline); late > timing.RetryPeriod+100*time.Millisecond {
 		t.Fatalf("probe closed %s after the deadline during an outage", late)
+	}
+}
+
+// Defaults that carry timing meaning: priority 1 campaigns at once, a
+// lower priority waits (p-1) x (retry-period + 500 ms), the shutdown budget
+// is the renew-deadline; explicit values are kept.
+func TestConfigDefaults(t *testing.T) {
+	eng, err := election.NewEngine(election.Config{NodeID: "a", LeaseTTL: timing.LeaseTTL, RenewDeadline: timing.RenewDeadline, RetryPeriod: timing.RetryPeriod},
+		election.NewNoneBackend("a"), election.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := Parts{Engine: eng, Probe: &fakeProbe{r: &recorder{}}}
+	a, err := New(Config{NodeID: "a", Timing: timing}, parts, nil, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := a.cfg
+	if c.Priority != 1 || c.PriorityStep != timing.RetryPeriod+500*time.Millisecond || c.MonitorInterval != 10*time.Second ||
+		c.ReconcileInterval != 5*time.Second || c.ShutdownTimeout != timing.RenewDeadline {
+		t.Fatalf("defaults %+v", c)
+	}
+	set := Config{NodeID: "a", Timing: timing, Priority: 3, PriorityStep: time.Second, MonitorInterval: time.Minute, ReconcileInterval: 2 * time.Second, ShutdownTimeout: 3 * time.Second}
+	a, err = New(set, parts, nil, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := a.cfg; c.Priority != 3 || c.PriorityStep != time.Second || c.MonitorInterval != time.Minute || c.ReconcileInterval != 2*time.Second || c.ShutdownTimeout != 3*time.Second {
+		t.Fatalf("explicit values changed: %+v", c)
+	}
+	if _, err := New(set, Parts{Probe: parts.Probe}, nil, prometheus.NewRegistry()); err == nil {
+		t.Fatal("New without an engine succeeded")
 	}
 }
