@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -97,8 +98,9 @@ func (p *fakeProbe) answering() bool {
 }
 
 type fakeVIPs struct {
-	r       *recorder
-	failAdd error
+	r          *recorder
+	failAdd    error
+	reconciles atomic.Int32
 }
 
 func (v *fakeVIPs) Preflight(context.Context) error { v.r.add("vip.preflight"); return nil }
@@ -108,12 +110,13 @@ func (v *fakeVIPs) Add(context.Context) error {
 	return v.failAdd
 }
 func (v *fakeVIPs) Remove(context.Context) error           { v.r.add("vip.remove"); return nil }
-func (v *fakeVIPs) Reconcile(context.Context) (int, error) { return 0, nil }
+func (v *fakeVIPs) Reconcile(context.Context) (int, error) { v.reconciles.Add(1); return 0, nil }
 func (v *fakeVIPs) Status() []vip.AddrStatus               { return nil }
 
 type fakeAction struct {
-	r    *recorder
-	fail error
+	r        *recorder
+	fail     error
+	monitors atomic.Int32
 }
 
 func (a *fakeAction) Name() string { return "fake" }
@@ -124,7 +127,10 @@ func (a *fakeAction) Promote(_ context.Context, ev cloud.Event) error {
 	a.r.add(fmt.Sprintf("action.promote(term=%d)", ev.Term))
 	return a.fail
 }
-func (a *fakeAction) Monitor(context.Context, cloud.Event) (bool, error) { return false, nil }
+func (a *fakeAction) Monitor(context.Context, cloud.Event) (bool, error) {
+	a.monitors.Add(1)
+	return false, nil
+}
 func (a *fakeAction) Demote(context.Context, cloud.Event) error {
 	a.r.add("action.demote")
 	return nil
@@ -178,7 +184,12 @@ func newHarness(t *testing.T, store *election.MemoryStore, cfg Config, vips *fak
 	if cfg.StateDir == "" {
 		cfg.StateDir = t.TempDir()
 	}
-	cfg.MonitorInterval, cfg.ReconcileInterval = time.Hour, time.Hour
+	if cfg.MonitorInterval == 0 {
+		cfg.MonitorInterval = time.Hour
+	}
+	if cfg.ReconcileInterval == 0 {
+		cfg.ReconcileInterval = time.Hour
+	}
 	reg := prometheus.NewRegistry()
 	eng, err := election.NewEngine(cfg.Timing, election.NewCASBackend(store, cfg.NodeID, timing.LeaseTTL, nil), election.Options{Registerer: reg})
 	if err != nil {

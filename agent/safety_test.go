@@ -152,3 +152,23 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal("New without an engine succeeded")
 	}
 }
+
+// While leading, VIPs are reconciled and cloud actions verified once per
+// their interval: not never, not on every tick.
+func TestLeaderReconcilesAndMonitorsPerInterval(t *testing.T) {
+	r := &recorder{}
+	vips, act := &fakeVIPs{r: r}, &fakeAction{r: r}
+	const every = 200 * time.Millisecond
+	h := newHarness(t, election.NewMemoryStore(), Config{ReconcileInterval: every, MonitorInterval: every}, vips, act, nil)
+	h.waitRole(RoleLeader, 2*time.Second)
+	v0, m0 := vips.reconciles.Load(), act.monitors.Load()
+	const span = 1200 * time.Millisecond
+	time.Sleep(span)
+	want := int32(span / every)
+	if n := vips.reconciles.Load() - v0; n < want/2 || n > want+2 {
+		t.Fatalf("%d VIP reconciles in %s, want about %d (every %s)", n, span, want, every)
+	}
+	if n := act.monitors.Load() - m0; n < want/2 || n > want+2 {
+		t.Fatalf("%d cloud checks in %s, want about %d (every %s)", n, span, want, every)
+	}
+}
