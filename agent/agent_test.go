@@ -117,6 +117,7 @@ type fakeAction struct {
 	r        *recorder
 	fail     error
 	monitors atomic.Int32
+	monLeft  atomic.Int64 // time left on the last Monitor call's context, ns
 }
 
 func (a *fakeAction) Name() string { return "fake" }
@@ -127,8 +128,11 @@ func (a *fakeAction) Promote(_ context.Context, ev cloud.Event) error {
 	a.r.add(fmt.Sprintf("action.promote(term=%d)", ev.Term))
 	return a.fail
 }
-func (a *fakeAction) Monitor(context.Context, cloud.Event) (bool, error) {
+func (a *fakeAction) Monitor(ctx context.Context, _ cloud.Event) (bool, error) {
 	a.monitors.Add(1)
+	if dl, ok := ctx.Deadline(); ok {
+		a.monLeft.Store(int64(time.Until(dl)))
+	}
 	return false, nil
 }
 func (a *fakeAction) Demote(context.Context, cloud.Event) error {

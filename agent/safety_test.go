@@ -3,10 +3,12 @@ package agent
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/lbhc/lbhc/election"
 )
@@ -170,5 +172,149 @@ func TestLeaderReconcilesAndMonitorsPerInterval(t *testing.T) {
 	}
 	if n := act.monitors.Load() - m0; n < want/2 || n > want+2 {
 		t.Fatalf("%d cloud checks in %s, want about %d (every %s)", n, span, want, every)
+	}
+}
+
+// A repair may wait for propagation: a cloud check gets at least two
+// minutes, even with a shorter monitor interval (a lost lease still ends it).
+func TestMonitorGetsRepairTime(t *testing.T) {
+	r := &recorder{}
+	act := &fakeAction{r: r}
+	h := newHarness(t, election.NewMemoryStore(), Config{MonitorInterval: 100 * time.Millisecond}, &fakeVIPs{r: r}, act, nil)
+	h.waitRole(RoleLeader, 2*time.Second)
+	for end := time.Now().Add(time.Second); act.monitors.Load() == 0 && time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+	}
+	if left := time.Duration(act.monLeft.Load()); left < time.Minute {
+		t.Fatalf("cloud check got %s, want about 2 minutes", left)
+	}
+}
+
+// The loop ticks often enough for the shortest interval it serves, never
+// faster than every 50 ms.
+func TestTickInterval(t *testing.T) {
+	for _, c := range []struct {
+		reconcile, monitor, idle, want time.Duration
+	}{
+		{5 * time.Second, 10 * time.Second, 0, time.Second},
+		{300 * time.Millisecond, 10 * time.Second, 0, 300 * time.Millisecond},
+		{5 * time.Second, 10 * time.Second, 400 * time.Millisecond, 100 * time.Millisecond},
+		{5 * time.Second, 10 * time.Second, 100 * time.Millisecond, 50 * time.Millisecond},
+		{10 * time.Millisecond, 10 * time.Second, 0, 50 * time.Millisecond},
+	} {
+		a := &Agent{cfg: Config{ReconcileInterval: c.reconcile, MonitorInterval: c.monitor, ProbeIdleTimeout: c.idle}}
+		if got := a.tickInterval(); got != c.want {
+			t.Errorf("tick for reconcile %s, monitor %s, idle %s = %s, want %s", c.reconcile, c.monitor, c.idle, got, c.want)
+		}
+	}
+}
+
+// fakeEngine records what the agent asks of the election engine.
+type fakeEngine struct {
+	mu       sync.Mutex
+	eligible bool
+	delay    time.Duration
+}
+
+func (e *fakeEngine) Run(ctx context.Context) error                { <-ctx.Done(); return ctx.Err() }
+func (e *fakeEngine) Events() <-chan election.Event                { return nil }
+func (e *fakeEngine) Status() election.Status                      { return election.Status{} }
+func (e *fakeEngine) Release(context.Context, time.Duration) error { return nil }
+func (e *fakeEngine) SetEligible(ok bool) {
+	e.mu.Lock()
+	e.eligible = ok
+	e.mu.Unlock()
+}
+func (e *fakeEngine) SetAcquireDelay(d time.Duration) {
+	e.mu.Lock()
+	e.delay = d
+	e.mu.Unlock()
+}
+
+// Priority p waits (p-1) x step after seeing the lease free; an unhealthy
+// node adds 2 x lease-ttl (last resort); standby does not campaign.
+func TestEligibilityAndAcquireDelay(t *testing.T) {
+	step := 700 * time.Millisecond
+	for _, c := range []struct {
+		priority int
+		healthy  bool
+		standby  bool
+		want     time.Duration
+	}{
+		{1, true, false, 0},
+		{3, true, false, 2 * step},
+		{1, false, false, 2 * timing.LeaseTTL},
+		{2, false, true, step + 2*timing.LeaseTTL},
+	} {
+		eng := &fakeEngine{}
+		health := &fakeHealth{healthy: c.healthy, ch: make(chan bool)}
+		a, err := New(Config{NodeID: "a", Timing: timing, Priority: c.priority, PriorityStep: step}, Parts{Engine: eng, Probe: &fakeProbe{r: &recorder{}}, Health: health}, nil, prometheus.NewRegistry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.standby = c.standby
+		a.updateEligibility()
+		if eng.delay != c.want || eng.eligible != !c.standby {
+			t.Errorf("priority %d healthy %v standby %v: delay %s eligible %v, want %s %v", c.priority, c.healthy, c.standby, eng.delay, eng.eligible, c.want, !c.standby)
+		}
+	}
+}
+
+// Standby on a leader is a demotion: the probe closes, VIPs go, the lease
+// is released. Resume makes a standby node a follower again.
+func TestStandbyDemotesAndResumeFollows(t *testing.T) {
+	store := election.NewMemoryStore()
+	r := &recorder{}
+	h := newHarness(t, store, Config{}, &fakeVIPs{r: r}, nil, nil)
+	h.waitRole(RoleLeader, 2*time.Second)
+	other := newHarness(t, store, Config{NodeID: "b"}, &fakeVIPs{r: &recorder{}}, nil, nil)
+	r.reset()
+	if res := h.a.handleCommand(context.Background(), command{op: "standby"}); res.status != 200 {
+		t.Fatalf("standby: %+v", res)
+	}
+	if h.probe.answering() || h.a.currentRole() != RoleStandby {
+		t.Fatalf("after standby: answering %v, role %s", h.probe.answering(), h.a.currentRole())
+	}
+	if got := strings.Join(r.list(), ","); got != "probe.follow,vip.remove" {
+		t.Fatalf("standby demote steps %s", got)
+	}
+	if rec, _ := store.Snapshot(); rec.Holder == "a" {
+		t.Fatal("standby did not release the lease")
+	}
+	other.waitRole(RoleLeader, 2*time.Second)
+	if res := h.a.handleCommand(context.Background(), command{op: "resume"}); res.status != 200 {
+		t.Fatalf("resume: %+v", res)
+	}
+	if role := h.a.currentRole(); role != RoleFollower {
+		t.Fatalf("role %s after resume while b leads, want follower", role)
+	}
+}
+
+// --probe-idle-timeout 0 turns the watchdog off; an idle demotion sits out
+// two lease TTLs instead of taking the lease straight back.
+func TestWatchdogOffAndIdleSitOut(t *testing.T) {
+	r := &recorder{}
+	h := newHarness(t, election.NewMemoryStore(), Config{}, &fakeVIPs{r: r}, nil, nil)
+	h.waitRole(RoleLeader, 2*time.Second)
+	h.probe.mu.Lock()
+	h.probe.idle = time.Hour
+	h.probe.mu.Unlock()
+	h.a.watchdog()
+	if testutil.ToFloat64(h.a.m.probeIdle) != 0 || h.a.currentRole() != RoleLeader {
+		t.Fatal("watchdog acted although --probe-idle-timeout is 0")
+	}
+
+	r2 := &recorder{}
+	h2 := newHarness(t, election.NewMemoryStore(), Config{ProbeIdleTimeout: 100 * time.Millisecond, ProbeIdleDemote: true}, &fakeVIPs{r: r2}, nil, nil)
+	h2.waitRole(RoleLeader, 2*time.Second)
+	h2.probe.mu.Lock()
+	h2.probe.idle = time.Hour
+	h2.probe.mu.Unlock()
+	h2.waitRole(RoleFollower, 2*time.Second)
+	demoted := time.Now()
+	for time.Since(demoted) < timing.LeaseTTL {
+		if h2.a.currentRole() == RoleLeader {
+			t.Fatalf("leader again %s after an idle demotion, before sitting out", time.Since(demoted))
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
