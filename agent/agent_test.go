@@ -171,6 +171,7 @@ type harness struct {
 	probe  *fakeProbe
 	store  *election.MemoryStore
 	reg    *prometheus.Registry
+	logs   *levelCounter
 	cancel context.CancelFunc
 	done   chan error
 	once   sync.Once
@@ -207,16 +208,17 @@ func newHarness(t *testing.T, store *election.MemoryStore, cfg Config, vips *fak
 	if h != nil {
 		parts.Health = h
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var out slog.Handler = slog.NewTextHandler(io.Discard, nil)
 	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		out = slog.NewTextHandler(os.Stderr, nil)
 	}
-	a, err := New(cfg, parts, log, reg)
+	logs := &levelCounter{next: out}
+	a, err := New(cfg, parts, slog.New(logs), reg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	hs := &harness{t: t, a: a, r: r, probe: p, store: store, reg: reg, cancel: cancel, done: make(chan error, 1)}
+	hs := &harness{t: t, a: a, r: r, probe: p, store: store, reg: reg, logs: logs, cancel: cancel, done: make(chan error, 1)}
 	go func() { hs.done <- a.Run(ctx) }()
 	t.Cleanup(hs.stop)
 	select {

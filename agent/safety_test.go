@@ -2,8 +2,11 @@ package agent
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -316,5 +319,65 @@ func TestWatchdogOffAndIdleSitOut(t *testing.T) {
 			t.Fatalf("leader again %s after an idle demotion, before sitting out", time.Since(demoted))
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// levelCounter counts log records at warning level and above (it does not
+// look at their wording) and passes every record on.
+type levelCounter struct {
+	next  slog.Handler
+	warns atomic.Int32
+}
+
+func (c *levelCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (c *levelCounter) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelWarn {
+		c.warns.Add(1)
+	}
+	return c.next.Handle(ctx, r)
+}
+func (c *levelCounter) WithAttrs(as []slog.Attr) slog.Handler {
+	return &levelCounter{next: c.next.WithAttrs(as)} // not used by the agent
+}
+func (c *levelCounter) WithGroup(n string) slog.Handler {
+	return &levelCounter{next: c.next.WithGroup(n)}
+}
+
+// A healthy lifecycle — promotion, VIP reconcile and cloud checks,
+// operator standby and resume, shutdown — reports no warning or error:
+// warnings are for faults only, so an operator can alert on them.
+func TestHealthyLifecycleLogsNoWarnings(t *testing.T) {
+	store := election.NewMemoryStore()
+	r := &recorder{}
+	h := newHarness(t, store, Config{ReconcileInterval: 100 * time.Millisecond, MonitorInterval: 100 * time.Millisecond, CloudFailureContinue: true},
+		&fakeVIPs{r: r}, &fakeAction{r: r}, nil)
+	h.waitRole(RoleLeader, 2*time.Second)
+	time.Sleep(300 * time.Millisecond) // reconcile and cloud checks run
+	if res := h.a.handleCommand(context.Background(), command{op: "standby"}); res.status != 200 {
+		t.Fatalf("standby: %+v", res)
+	}
+	if res := h.a.handleCommand(context.Background(), command{op: "resume"}); res.status != 200 {
+		t.Fatalf("resume: %+v", res)
+	}
+	h.waitRole(RoleLeader, 2*time.Second)
+	h.stop()
+	if n := h.logs.warns.Load(); n != 0 {
+		t.Fatalf("%d warnings or errors logged in a run without any fault", n)
+	}
+}
+
+// A failed promotion logs exactly one error per failure; releasing the
+// lease afterwards works and is not reported as a failure.
+func TestFailedPromotionLogsOneErrorEach(t *testing.T) {
+	r := &recorder{}
+	h := newHarness(t, election.NewMemoryStore(), Config{}, &fakeVIPs{r: r}, &fakeAction{r: r, fail: errors.New("route table busy")}, nil)
+	end := time.Now().Add(2 * time.Second)
+	for testutil.ToFloat64(h.a.m.promoteFailures.WithLabelValues("fake")) < 1 && time.Now().Before(end) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	failures := testutil.ToFloat64(h.a.m.promoteFailures.WithLabelValues("fake"))
+	if n := h.logs.warns.Load(); failures < 1 || float64(n) != failures {
+		t.Fatalf("%d warnings or errors for %v failed promotions, want one each", n, failures)
 	}
 }
