@@ -62,7 +62,7 @@ func TestFileStoreConcurrentCAS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := first.Create(context.Background(), Record{Holder: "x", Term: 1}); err != nil {
+	if _, err := first.Create(context.Background(), Record{Holder: "x", Term: 1, TTL: time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
@@ -83,7 +83,7 @@ func TestFileStoreConcurrentCAS(t *testing.T) {
 					t.Errorf("get: %v", err)
 					return
 				}
-				nv, err := s.Update(context.Background(), Record{Holder: string(rune('a' + w)), Term: rec.Term + 1}, ver)
+				nv, err := s.Update(context.Background(), Record{Holder: string(rune('a' + w)), Term: rec.Term + 1, TTL: time.Second}, ver)
 				switch {
 				case errors.Is(err, ErrConflict):
 				case err != nil:

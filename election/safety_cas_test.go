@@ -74,7 +74,7 @@ func runCASModel(t *testing.T, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 23))
 	clk := newFakeClock()
 	lat := func() time.Duration { return time.Duration(rng.IntN(400)) * time.Millisecond }
-	store := &slowStore{Store: NewMemoryStore(), clk: clk, before: lat, after: lat}
+	store := &slowStore{Store: NewReleasedMemoryStore(), clk: clk, before: lat, after: lat}
 	// TTLs differ by node: a follower with a short TTL must still wait
 	// out the holder's longer one. Two nodes share id "a".
 	specs := []struct {
@@ -175,7 +175,7 @@ func checkOneValid(t *testing.T, seed uint64, step int, nodes []*modelNode, got 
 // longer of the two, on its own clock, from when it first saw the version.
 func TestFollowerWaitsOutHoldersLongerTTL(t *testing.T) {
 	clk := newFakeClock()
-	store := NewMemoryStore()
+	store := NewReleasedMemoryStore()
 	holder := NewCASBackend(store, "h", 30*time.Second, clk)
 	follower := NewCASBackend(store, "f", 5*time.Second, clk)
 	ctx := context.Background()
@@ -219,7 +219,7 @@ func TestFollowerWaitsOutHoldersLongerTTL(t *testing.T) {
 // and its grant then gets a new, higher term.
 func TestOwnIDRecordIsNotFreeAtOnce(t *testing.T) {
 	clk := newFakeClock()
-	store := NewMemoryStore()
+	store := NewReleasedMemoryStore()
 	ctx := context.Background()
 	old := NewCASBackend(store, "a", 15*time.Second, clk)
 	if st, err := old.TryAcquire(ctx, false); err != nil || !st.Held {

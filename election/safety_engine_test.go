@@ -25,7 +25,7 @@ type heldStore struct {
 }
 
 func newHeldStore(clk *fakeClock) *heldStore {
-	s := &heldStore{MemoryStore: NewMemoryStore(), clk: clk}
+	s := &heldStore{MemoryStore: NewReleasedMemoryStore(), clk: clk}
 	s.SetFault(func(ctx context.Context, op string) error {
 		s.mu.Lock()
 		hold := s.holdOp == op
@@ -104,7 +104,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestDeadlineCountsFromSendWithLateStore(t *testing.T) {
 	clk := newFakeClock()
 	store := newHeldStore(clk)
-	sent, answer := store.hold("create")
+	sent, answer := store.hold("update") // the acquire: a released record is updated
 	n := startNode(t, "a", NewCASBackend(store, "a", testTiming.LeaseTTL, clk), clk)
 	acqSent := waitSent(t, sent, "acquire")
 	const late = 3 * time.Second
@@ -151,7 +151,7 @@ func TestDeadlineCountsFromSendWithLateStore(t *testing.T) {
 // own id as free.
 func TestTwoEnginesWithOneNodeID(t *testing.T) {
 	clk := newFakeClock()
-	store := NewMemoryStore()
+	store := NewReleasedMemoryStore()
 	first := startNode(t, "a", NewCASBackend(store, "a", testTiming.LeaseTTL, clk), clk)
 	clk.Advance(500*time.Millisecond, 100*time.Millisecond)
 	waitFor(t, "the first engine to lead", func() bool { first.drain(); return first.lease.Valid() })
@@ -191,7 +191,7 @@ func TestTwoEnginesWithOneNodeID(t *testing.T) {
 // deadline a transient error would wait for.
 func TestLostLeaseDemotesAtOnce(t *testing.T) {
 	clk := newFakeClock()
-	store := NewMemoryStore()
+	store := NewReleasedMemoryStore()
 	n := startNode(t, "a", NewCASBackend(store, "a", testTiming.LeaseTTL, clk), clk)
 	clk.Advance(500*time.Millisecond, 100*time.Millisecond)
 	waitFor(t, "leadership", func() bool { n.drain(); return n.lease.Valid() })
@@ -329,7 +329,7 @@ func (s *loggingStore) Update(ctx context.Context, r Record, prev string) (strin
 // runs out first), rather than hammering the backend.
 func TestRetryPeriodPacesLeaderAndFollower(t *testing.T) {
 	clk := newFakeClock()
-	store := NewMemoryStore()
+	store := NewReleasedMemoryStore()
 	var leaderOps, followerOps opLog
 	a := startNode(t, "a", NewCASBackend(&loggingStore{store, clk, &leaderOps}, "a", testTiming.LeaseTTL, clk), clk)
 	clk.Advance(500*time.Millisecond, 100*time.Millisecond)
@@ -357,7 +357,7 @@ func TestRetryPeriodPacesLeaderAndFollower(t *testing.T) {
 // the follower's next attempt).
 func TestCrashTakeoverExactlyAfterTTL(t *testing.T) {
 	clk := newFakeClock()
-	store := NewMemoryStore()
+	store := NewReleasedMemoryStore()
 	var holderOps, followerOps opLog
 	a := startNode(t, "a", NewCASBackend(&loggingStore{store, clk, &holderOps}, "a", testTiming.LeaseTTL, clk), clk)
 	clk.Advance(500*time.Millisecond, 100*time.Millisecond)
@@ -399,7 +399,7 @@ func TestCrashTakeoverExactlyAfterTTL(t *testing.T) {
 // leader, and its lease is invalid at once.
 func TestReleaseEndsLeadershipInStatus(t *testing.T) {
 	clk := newFakeClock()
-	store := NewMemoryStore()
+	store := NewReleasedMemoryStore()
 	a := startNode(t, "a", NewCASBackend(store, "a", testTiming.LeaseTTL, clk), clk)
 	clk.Advance(500*time.Millisecond, 100*time.Millisecond)
 	waitFor(t, "leadership", func() bool { a.drain(); return a.lease.Valid() })
@@ -455,7 +455,7 @@ func TestFollowerWithoutHintRetriesOncePerPeriod(t *testing.T) {
 // at it (the deadline is the first instant the grant no longer covers).
 func TestLeaseValidUntilExactlyTheDeadline(t *testing.T) {
 	clk := newFakeClock()
-	n := startNode(t, "a", NewCASBackend(NewMemoryStore(), "a", testTiming.LeaseTTL, clk), clk)
+	n := startNode(t, "a", NewCASBackend(NewReleasedMemoryStore(), "a", testTiming.LeaseTTL, clk), clk)
 	clk.Advance(500*time.Millisecond, 100*time.Millisecond)
 	waitFor(t, "leadership", func() bool { n.drain(); return n.lease.Valid() })
 	l := n.lease

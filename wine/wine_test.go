@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -249,6 +250,11 @@ func (n *node) status() (st struct {
 	Role   string `json:"role"`
 	Leader string `json:"leader"`
 	Term   int64  `json:"term"`
+	// Candidates: the nodes a leader saw campaign (switchover refuses
+	// without one).
+	Candidates *struct {
+		Nodes []string `json:"nodes"`
+	} `json:"candidates"`
 }, ok bool) {
 	c := http.Client{Timeout: time.Second}
 	resp, err := c.Get("http://" + n.adminAddr() + "/status")
@@ -316,6 +322,18 @@ func TestFailoverAndControl(t *testing.T) {
 		t.Errorf("status --json on n1: exit %d, %q", r.code, r.stdout)
 	}
 
+	// The leader refuses a switchover while it knows no other node that
+	// campaigns: wait until it has seen n2 in the file lease's roster.
+	for end := time.Now().Add(10 * time.Second); ; {
+		st, ok := n1.status()
+		if ok && st.Candidates != nil && slices.Contains(st.Candidates.Nodes, "n2") {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("n1 never saw n2 campaign: %+v", st.Candidates)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	// Switchover: n1 releases, n2 takes the lease.
 	if r = e.run("switchover", "--admin-address", n1.adminAddr(), "--admin-token-file", winPath(n1.token)); r.code != 0 {
 		t.Fatalf("switchover: exit %d, %q %q", r.code, r.stdout, r.stderr)
