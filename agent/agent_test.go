@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,19 +48,24 @@ func (r *recorder) reset() {
 	r.mu.Unlock()
 }
 
+// fakeProbe records every argument with a safety meaning: the validity
+// check the accept path runs, the deadline the kernel fence follows, and
+// when the listener was closed.
 type fakeProbe struct {
 	r         *recorder
 	mu        sync.Mutex
 	listening bool
 	valid     func() bool
-	idle      time.Duration // what SinceLastProbe reports
-	probed    bool          // what Probed reports
+	deadline  func() time.Time // as handed to Lead (nil: no deadline)
+	followAt  time.Time        // last Follow
+	idle      time.Duration    // what SinceLastProbe reports
+	probed    bool             // what Probed reports
 }
 
-func (p *fakeProbe) Lead(valid func() bool, _ func() time.Time) error {
+func (p *fakeProbe) Lead(valid func() bool, deadline func() time.Time) error {
 	p.r.add("probe.lead")
 	p.mu.Lock()
-	p.listening, p.valid = true, valid
+	p.listening, p.valid, p.deadline = true, valid, deadline
 	p.mu.Unlock()
 	return nil
 }
@@ -68,7 +74,7 @@ func (p *fakeProbe) Standby() error { return nil }
 func (p *fakeProbe) Follow() {
 	p.r.add("probe.follow")
 	p.mu.Lock()
-	p.listening, p.valid = false, nil
+	p.listening, p.valid, p.deadline, p.followAt = false, nil, nil, time.Now()
 	p.mu.Unlock()
 }
 func (p *fakeProbe) Close() {}
@@ -98,8 +104,9 @@ func (p *fakeProbe) answering() bool {
 }
 
 type fakeVIPs struct {
-	r       *recorder
-	failAdd error
+	r          *recorder
+	failAdd    error
+	reconciles atomic.Int32
 }
 
 func (v *fakeVIPs) Preflight(context.Context) error { v.r.add("vip.preflight"); return nil }
@@ -109,12 +116,14 @@ func (v *fakeVIPs) Add(context.Context) error {
 	return v.failAdd
 }
 func (v *fakeVIPs) Remove(context.Context) error           { v.r.add("vip.remove"); return nil }
-func (v *fakeVIPs) Reconcile(context.Context) (int, error) { return 0, nil }
+func (v *fakeVIPs) Reconcile(context.Context) (int, error) { v.reconciles.Add(1); return 0, nil }
 func (v *fakeVIPs) Status() []vip.AddrStatus               { return nil }
 
 type fakeAction struct {
-	r    *recorder
-	fail error
+	r        *recorder
+	fail     error
+	monitors atomic.Int32
+	monLeft  atomic.Int64 // time left on the last Monitor call's context, ns
 }
 
 func (a *fakeAction) Name() string { return "fake" }
@@ -125,7 +134,13 @@ func (a *fakeAction) Promote(_ context.Context, ev cloud.Event) error {
 	a.r.add(fmt.Sprintf("action.promote(term=%d)", ev.Term))
 	return a.fail
 }
-func (a *fakeAction) Monitor(context.Context, cloud.Event) (bool, error) { return false, nil }
+func (a *fakeAction) Monitor(ctx context.Context, _ cloud.Event) (bool, error) {
+	a.monitors.Add(1)
+	if dl, ok := ctx.Deadline(); ok {
+		a.monLeft.Store(int64(time.Until(dl)))
+	}
+	return false, nil
+}
 func (a *fakeAction) Demote(context.Context, cloud.Event) error {
 	a.r.add("action.demote")
 	return nil
@@ -162,6 +177,7 @@ type harness struct {
 	probe  *fakeProbe
 	store  *election.MemoryStore
 	reg    *prometheus.Registry
+	logs   *levelCounter
 	cancel context.CancelFunc
 	done   chan error
 	once   sync.Once
@@ -188,7 +204,12 @@ func newHarnessWith(t *testing.T, store *election.MemoryStore, cfg Config, vips 
 	if cfg.StateDir == "" {
 		cfg.StateDir = t.TempDir()
 	}
-	cfg.MonitorInterval, cfg.ReconcileInterval = time.Hour, time.Hour
+	if cfg.MonitorInterval == 0 {
+		cfg.MonitorInterval = time.Hour
+	}
+	if cfg.ReconcileInterval == 0 {
+		cfg.ReconcileInterval = time.Hour
+	}
 	reg := prometheus.NewRegistry()
 	eng, err := election.NewEngine(cfg.Timing, election.NewCASBackend(store, cfg.NodeID, timing.LeaseTTL, nil), election.Options{Registerer: reg})
 	if err != nil {
@@ -199,16 +220,17 @@ func newHarnessWith(t *testing.T, store *election.MemoryStore, cfg Config, vips 
 	if h != nil {
 		parts.Health = h
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var out slog.Handler = slog.NewTextHandler(io.Discard, nil)
 	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		out = slog.NewTextHandler(os.Stderr, nil)
 	}
-	a, err := New(cfg, parts, log, reg)
+	logs := &levelCounter{next: out}
+	a, err := New(cfg, parts, slog.New(logs), reg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	hs := &harness{t: t, a: a, r: r, probe: p, store: store, reg: reg, cancel: cancel, done: make(chan error, 1)}
+	hs := &harness{t: t, a: a, r: r, probe: p, store: store, reg: reg, logs: logs, cancel: cancel, done: make(chan error, 1)}
 	go func() { hs.done <- a.Run(ctx) }()
 	t.Cleanup(hs.stop)
 	select {

@@ -57,11 +57,15 @@ func TestAdminFloodKeepsLeaseDescriptors(t *testing.T) {
 		t.Fatalf("prlimit: %v", err)
 	}
 	sock := filepath.Join(state, "admin.sock")
+	// One client for every sample: a client per call would leave each
+	// call's idle keep-alive connection open, and past 64 of them the
+	// socket's own connection cap closes new ones.
+	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		}}}
+	defer c.CloseIdleConnections()
 	status := func() (agent.Status, error) {
-		c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
-			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-			}}}
 		var s agent.Status
 		resp, err := c.Get("http://lbhc/status")
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -169,6 +170,7 @@ func TestVIPWithoutIPHelper(t *testing.T) {
 type node struct {
 	id           string
 	probe, admin int
+	token        string // admin token file: Wine 8 has no AF_UNIX, so no admin socket
 	cmd          *exec.Cmd
 	log          string
 	done         chan struct{}
@@ -189,11 +191,18 @@ func (e *wineEnv) startNode(t *testing.T, id, lease, stateDir string, priority i
 	t.Helper()
 	n := &node{id: id, probe: itest.FreePort(t), admin: itest.FreePort(t), t: t, e: e,
 		log: filepath.Join(t.TempDir(), id+".log"), done: make(chan struct{})}
+	// Wine 8 implements no AF_UNIX sockets, so the agent serves no admin
+	// socket there and state changes go over TCP with the bearer token.
+	n.token = filepath.Join(t.TempDir(), id+".token")
+	if err := os.WriteFile(n.token, []byte("wine-"+id+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	args := []string{"run", "--node-id", id, "--election", "file", "--lease-file", winPath(lease),
 		"--state-dir", winPath(filepath.Join(stateDir, id)),
 		"--lease-ttl", leaseTTL.String(), "--renew-deadline", "2s", "--retry-period", retryPeriod.String(),
 		"--priority", strconv.Itoa(priority),
-		"--probe-port", strconv.Itoa(n.probe), "--admin-address", n.adminAddr()}
+		"--probe-port", strconv.Itoa(n.probe), "--admin-address", n.adminAddr(),
+		"--admin-token-file", winPath(n.token)}
 	args = append(args, extra...)
 	f, err := os.Create(n.log)
 	if err != nil {
@@ -241,6 +250,11 @@ func (n *node) status() (st struct {
 	Role   string `json:"role"`
 	Leader string `json:"leader"`
 	Term   int64  `json:"term"`
+	// Candidates: the nodes a leader saw campaign (switchover refuses
+	// without one).
+	Candidates *struct {
+		Nodes []string `json:"nodes"`
+	} `json:"candidates"`
 }, ok bool) {
 	c := http.Client{Timeout: time.Second}
 	resp, err := c.Get("http://" + n.adminAddr() + "/status")
@@ -308,8 +322,20 @@ func TestFailoverAndControl(t *testing.T) {
 		t.Errorf("status --json on n1: exit %d, %q", r.code, r.stdout)
 	}
 
+	// The leader refuses a switchover while it knows no other node that
+	// campaigns: wait until it has seen n2 in the file lease's roster.
+	for end := time.Now().Add(10 * time.Second); ; {
+		st, ok := n1.status()
+		if ok && st.Candidates != nil && slices.Contains(st.Candidates.Nodes, "n2") {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("n1 never saw n2 campaign: %+v", st.Candidates)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	// Switchover: n1 releases, n2 takes the lease.
-	if r = e.run("switchover", "--admin-address", n1.adminAddr()); r.code != 0 {
+	if r = e.run("switchover", "--admin-address", n1.adminAddr(), "--admin-token-file", winPath(n1.token)); r.code != 0 {
 		t.Fatalf("switchover: exit %d, %q %q", r.code, r.stdout, r.stderr)
 	}
 	n2.waitRole("leader", 10*time.Second)
@@ -321,12 +347,12 @@ func TestFailoverAndControl(t *testing.T) {
 	}
 
 	// Standby on the leader: it demotes and stops campaigning; n1 leads.
-	if r = e.run("standby", "--admin-address", n2.adminAddr()); r.code != 0 {
+	if r = e.run("standby", "--admin-address", n2.adminAddr(), "--admin-token-file", winPath(n2.token)); r.code != 0 {
 		t.Fatalf("standby: exit %d, %q %q", r.code, r.stdout, r.stderr)
 	}
 	n2.waitRole("standby", 10*time.Second)
 	n1.waitRole("leader", 10*time.Second)
-	if r = e.run("resume", "--admin-address", n2.adminAddr()); r.code != 0 {
+	if r = e.run("resume", "--admin-address", n2.adminAddr(), "--admin-token-file", winPath(n2.token)); r.code != 0 {
 		t.Fatalf("resume: exit %d, %q %q", r.code, r.stdout, r.stderr)
 	}
 	n2.waitRole("follower", 10*time.Second)

@@ -67,7 +67,7 @@ func azTestContainer(t *testing.T) string {
 
 func azTestSuite(t *testing.T, cs, mode string, timing election.Config) electiontest.Suite {
 	ctr := azTestContainer(t)
-	return electiontest.Suite{
+	s := electiontest.Suite{
 		Timing: timing,
 		New: func(t *testing.T, leaseName, id string) electiontest.Candidate {
 			tr := newAzCutTransport(t)
@@ -94,6 +94,26 @@ func azTestSuite(t *testing.T, cs, mode string, timing election.Config) election
 		},
 		Delete: azDeleteRecord(cs, ctr, mode),
 	}
+	if mode == election.AzureModeRecord {
+		s.Store = func(t *testing.T, leaseName string) election.Store {
+			// A backend on another blob creates the container first.
+			cfg := election.AzureConfig{Mode: mode, ConnectionString: cs, Container: ctr, CreateContainer: true, LeaseName: leaseName + "-setup"}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			b, err := election.NewAzureBlob(ctx, cfg, "setup", timing.LeaseTTL)
+			if err != nil {
+				t.Fatalf("NewAzureBlob(setup): %v", err)
+			}
+			_ = b.Close()
+			cfg.LeaseName = leaseName
+			st, err := election.NewBlobRecordStore(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		}
+	}
+	return s
 }
 
 // azDeleteRecord deletes the record blob as a lifecycle policy would. A

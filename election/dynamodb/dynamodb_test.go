@@ -71,6 +71,7 @@ func TestConformanceDynamoDB(t *testing.T) {
 				t.Fatalf("delete item: %v", err)
 			}
 		},
+		Store: func(t *testing.T, lease string) election.Store { return newDynamoStore(t, cli, table, lease, false) },
 	})
 }
 

@@ -40,6 +40,10 @@ type Suite struct {
 	// node may hold it, as an operator, a table TTL or a storage lifecycle
 	// policy would. Nil: the backend has no such record; the case skips.
 	Delete func(t *testing.T, lease string)
+	// Store, for CAS-record backends, opens the record store of a lease
+	// on its own: the StoreCompareAndSwap subtest checks the store's own
+	// version check with CheckStore. Nil for native-lease backends.
+	Store func(t *testing.T, lease string) election.Store
 	// Timing for the engines. Zero: 1.5 s / 1 s / 250 ms.
 	Timing election.Config
 	// ReleaseTakeover bounds release → new leader. Zero: RetryPeriod + 500 ms.
@@ -76,8 +80,24 @@ func Run(t *testing.T, s Suite) {
 		{"LostLeaseDemotesAtOnce", testLostLease},
 		{"DeletedRecordIsNotFree", testDeletedRecord},
 	}
+	if s.Store != nil {
+		tests = append(tests, struct {
+			name string
+			fn   func(*testing.T, *Suite)
+		}{"StoreCompareAndSwap", testStoreCAS})
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, &s) })
+	}
+}
+
+func testStoreCAS(t *testing.T, s *Suite) {
+	st := s.Store(t, leaseName(t))
+	defer st.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := CheckStore(ctx, st); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -140,10 +140,10 @@ role=$(curl -sf "http://127.0.0.1:$admin/status" | sed -n 's/^ *"role": "\(.*\)"
 	fail "/status role '$role'"
 }
 # The image's own client: standby writes its flag to the state volume.
-chroot "$ro" /usr/bin/lbhc standby --admin-address "127.0.0.1:$admin" >"$work/standby.log" 2>&1 ||
+chroot "$ro" /usr/bin/lbhc standby >"$work/standby.log" 2>&1 ||
 	{ cat "$work/standby.log" >&2; kill "$pid"; fail "lbhc standby from the image"; }
 [ -f "$state/standby" ] || { kill "$pid"; fail "standby flag not written to the state volume"; }
-chroot "$ro" /usr/bin/lbhc resume --admin-address "127.0.0.1:$admin" >"$work/standby.log" 2>&1 ||
+chroot "$ro" /usr/bin/lbhc resume >"$work/standby.log" 2>&1 ||
 	{ cat "$work/standby.log" >&2; kill "$pid"; fail "lbhc resume from the image"; }
 kill -TERM "$pid"
 rc=0

@@ -1,0 +1,49 @@
+package itest
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+// Missing is an integration run a package's tests skipped.
+type Missing struct {
+	Name string // e.g. "etcd"
+	Env  string // the LBHC_TEST_* variable it needs
+}
+
+// SkippedNote returns the one-line note a package's TestMain prints when
+// some of its integration runs skip for want of the servers scripts/test.sh
+// starts, or "" when nothing skipped (or LBHC_REQUIRE_INTEGRATION=1 made
+// them fail instead). cmd is the one command that runs them all.
+func SkippedNote(what string, runs []Missing, cmd string) string {
+	if Strict() {
+		return ""
+	}
+	var names []string
+	for _, r := range runs {
+		if os.Getenv(r.Env) == "" {
+			names = append(names, r.Name)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("NOTE: %s skipped for %s (no test servers); run them all with: %s", what, strings.Join(names, ", "), cmd)
+}
+
+// Announce prints a note where a developer running a quick go test ./...
+// sees it: go test shows nothing of a passing package but its "ok" line, so
+// the note goes to the controlling terminal when there is one, else to
+// stderr (visible with -v and in CI logs).
+func Announce(note string) {
+	if note == "" {
+		return
+	}
+	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		fmt.Fprintln(tty, note)
+		tty.Close()
+		return
+	}
+	fmt.Fprintln(os.Stderr, note)
+}
