@@ -94,19 +94,19 @@ func azTestSuite(t *testing.T, cs, mode string, timing election.Config) election
 		},
 		Delete: azDeleteRecord(cs, ctr, mode),
 	}
-	if mode == election.AzureModeRecord {
+	if mode == azblob.AzureModeRecord {
 		s.Store = func(t *testing.T, leaseName string) election.Store {
 			// A backend on another blob creates the container first.
-			cfg := election.AzureConfig{Mode: mode, ConnectionString: cs, Container: ctr, CreateContainer: true, LeaseName: leaseName + "-setup"}
+			cfg := azblob.AzureConfig{Mode: mode, ConnectionString: cs, Container: ctr, CreateContainer: true, LeaseName: leaseName + "-setup"}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			b, err := election.NewAzureBlob(ctx, cfg, "setup", timing.LeaseTTL)
+			b, err := azblob.NewAzureBlob(ctx, cfg, "setup", timing.LeaseTTL)
 			if err != nil {
 				t.Fatalf("NewAzureBlob(setup): %v", err)
 			}
 			_ = b.Close()
 			cfg.LeaseName = leaseName
-			st, err := election.NewBlobRecordStore(cfg)
+			st, err := azblob.NewBlobRecordStore(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
