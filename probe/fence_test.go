@@ -78,10 +78,12 @@ func TestFenceFollowsTheLeaseDeadline(t *testing.T) {
 		t.Fatalf("leader: %q", got)
 	}
 
-	// A renewal moves the deadline: the fence follows within a short time.
+	// A renewal moves the deadline and tells the server (the lease's
+	// OnExtend): the fence follows.
 	mu.Lock()
 	deadline = deadline.Add(2 * time.Second)
 	mu.Unlock()
+	s.DeadlineMoved()
 	end := time.Now().Add(2 * time.Second)
 	for d, _ := f.last(); !d.Equal(get()); d, _ = f.last() {
 		if time.Now().After(end) {
