@@ -79,43 +79,22 @@ func (a *EC2Route) Name() string { return "ec2-route" }
 // Status implements Action.
 func (a *EC2Route) Status() Status { return a.st.get() }
 
+func (a *EC2Route) shell() awsShell {
+	return awsShell{name: "ec2-route", what: "ec2 routes", prefix: "ec2-route", log: a.log, m: a.m, st: a.st}
+}
+
 // Promote implements Action.
 func (a *EC2Route) Promote(ctx context.Context, ev Event) error {
-	done := a.m.Track("ec2-route", OpPromote)
-	log := a.log.With("term", ev.Term)
-	changed, detail, err := a.ensure(ctx, ev, log)
-	done(err)
-	a.st.record(a.m, err, false, detail)
-	if err != nil {
-		log.Error("ec2-route promote failed", "err", err)
-		return fmt.Errorf("ec2-route: %w", err)
-	}
-	log.Info("ec2 routes verified", "detail", detail, "changed", changed)
-	return nil
+	return a.shell().promote(ctx, ev, a.ensure)
 }
 
 // Monitor implements Action.
 func (a *EC2Route) Monitor(ctx context.Context, ev Event) (bool, error) {
-	done := a.m.Track("ec2-route", OpMonitor)
-	log := a.log.With("term", ev.Term)
-	changed, detail, err := a.ensure(ctx, ev, log)
-	done(err)
-	if changed && err == nil {
-		a.m.Repair("ec2-route")
-		log.Warn("ec2 routes had drifted; repaired", "detail", detail)
-	}
-	a.st.record(a.m, err, changed, detail)
-	if err != nil {
-		return changed, fmt.Errorf("ec2-route: %w", err)
-	}
-	return changed, nil
+	return a.shell().monitor(ctx, ev, a.ensure)
 }
 
 // Demote implements Action: the next leader replaces the routes.
-func (a *EC2Route) Demote(ctx context.Context, ev Event) error {
-	a.st.idle("not leading")
-	return nil
-}
+func (a *EC2Route) Demote(ctx context.Context, ev Event) error { return a.shell().demote() }
 
 // ec2RouteFix is one route that does not point at our ENI.
 type ec2RouteFix struct {

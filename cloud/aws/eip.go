@@ -69,43 +69,27 @@ func (a *EIP) detail() string {
 	return d
 }
 
+func (a *EIP) shell() awsShell {
+	return awsShell{name: "eip", what: "elastic IP", prefix: "eip " + a.cfg.AllocationID, log: a.log, m: a.m, st: a.st}
+}
+
+func (a *EIP) ensureDetail(ctx context.Context, ev Event, log *slog.Logger) (bool, string, error) {
+	changed, err := a.ensure(ctx, ev, log)
+	return changed, a.detail(), err
+}
+
 // Promote implements Action.
 func (a *EIP) Promote(ctx context.Context, ev Event) error {
-	done := a.m.Track("eip", OpPromote)
-	log := a.log.With("term", ev.Term)
-	changed, err := a.ensure(ctx, ev, log)
-	done(err)
-	a.st.record(a.m, err, false, a.detail())
-	if err != nil {
-		log.Error("eip promote failed", "allocation", a.cfg.AllocationID, "err", err)
-		return fmt.Errorf("eip %s: %w", a.cfg.AllocationID, err)
-	}
-	log.Info("elastic IP verified", "detail", a.detail(), "changed", changed)
-	return nil
+	return a.shell().promote(ctx, ev, a.ensureDetail)
 }
 
 // Monitor implements Action.
 func (a *EIP) Monitor(ctx context.Context, ev Event) (bool, error) {
-	done := a.m.Track("eip", OpMonitor)
-	log := a.log.With("term", ev.Term)
-	changed, err := a.ensure(ctx, ev, log)
-	done(err)
-	if changed && err == nil {
-		a.m.Repair("eip")
-		log.Warn("elastic IP had moved; repaired", "detail", a.detail())
-	}
-	a.st.record(a.m, err, changed, a.detail())
-	if err != nil {
-		return changed, fmt.Errorf("eip %s: %w", a.cfg.AllocationID, err)
-	}
-	return changed, nil
+	return a.shell().monitor(ctx, ev, a.ensureDetail)
 }
 
 // Demote implements Action: the next leader reassociates the address.
-func (a *EIP) Demote(ctx context.Context, ev Event) error {
-	a.st.idle("not leading")
-	return nil
-}
+func (a *EIP) Demote(ctx context.Context, ev Event) error { return a.shell().demote() }
 
 func (a *EIP) ensure(ctx context.Context, ev Event, log *slog.Logger) (bool, error) {
 	if a.cfg.ENIID == "" {

@@ -98,44 +98,28 @@ func (a *Route53) detail() string {
 	return fmt.Sprintf("%s %s -> %s in zone %s", a.cfg.Record, a.rrType(), a.want(), a.cfg.ZoneID)
 }
 
+func (a *Route53) shell() awsShell {
+	return awsShell{name: "route53", what: "route53 record", prefix: "route53 " + a.cfg.Record, log: a.log, m: a.m, st: a.st}
+}
+
+func (a *Route53) ensureDetail(ctx context.Context, ev Event, log *slog.Logger) (bool, string, error) {
+	changed, err := a.ensure(ctx, ev, log)
+	return changed, a.detail(), err
+}
+
 // Promote implements Action: read, UPSERT when wrong, wait for INSYNC, read back.
 func (a *Route53) Promote(ctx context.Context, ev Event) error {
-	done := a.m.Track("route53", OpPromote)
-	log := a.log.With("term", ev.Term)
-	changed, err := a.ensure(ctx, ev, log)
-	done(err)
-	a.st.record(a.m, err, false, a.detail())
-	if err != nil {
-		log.Error("route53 promote failed", "record", a.cfg.Record, "err", err)
-		return fmt.Errorf("route53 %s: %w", a.cfg.Record, err)
-	}
-	log.Info("route53 record verified", "record", a.cfg.Record, "address", a.want(), "changed", changed)
-	return nil
+	return a.shell().promote(ctx, ev, a.ensureDetail)
 }
 
 // Monitor implements Action: compare the record with our address and repair.
 func (a *Route53) Monitor(ctx context.Context, ev Event) (bool, error) {
-	done := a.m.Track("route53", OpMonitor)
-	log := a.log.With("term", ev.Term)
-	changed, err := a.ensure(ctx, ev, log)
-	done(err)
-	if changed && err == nil {
-		a.m.Repair("route53")
-		log.Warn("route53 record had drifted; repaired", "record", a.cfg.Record, "address", a.want())
-	}
-	a.st.record(a.m, err, changed, a.detail())
-	if err != nil {
-		return changed, fmt.Errorf("route53 %s: %w", a.cfg.Record, err)
-	}
-	return changed, nil
+	return a.shell().monitor(ctx, ev, a.ensureDetail)
 }
 
 // Demote implements Action. The record is left alone: the next leader
 // overwrites it, and deleting it would leave clients with no answer at all.
-func (a *Route53) Demote(ctx context.Context, ev Event) error {
-	a.st.idle("not leading")
-	return nil
-}
+func (a *Route53) Demote(ctx context.Context, ev Event) error { return a.shell().demote() }
 
 // ensure makes the record point at us. changed reports whether it wrote.
 func (a *Route53) ensure(ctx context.Context, ev Event, log *slog.Logger) (changed bool, err error) {
