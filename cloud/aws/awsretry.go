@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -168,55 +167,6 @@ func awsSleep(ctx context.Context, d time.Duration) error {
 type awsVerify struct {
 	Tries    int
 	Interval time.Duration
-}
-
-// awsStatus holds an action's Status behind a mutex: the agent reads it from
-// its HTTP handler while the action runs.
-type awsStatus struct {
-	mu sync.Mutex
-	st Status
-}
-
-func newAWSStatus(name string) *awsStatus {
-	return &awsStatus{st: Status{Name: name, State: "idle"}}
-}
-
-func (s *awsStatus) get() Status {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.st
-}
-
-// record stores the outcome of a promote or monitor pass.
-func (s *awsStatus) record(m *Metrics, err error, repaired bool, detail string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.st.Detail = detail
-	switch {
-	case errors.Is(err, ErrNotLeader):
-		// Not a failure of the action: leadership ended under it.
-		s.st.State = "idle"
-		s.st.LastError = err.Error()
-	case err != nil:
-		s.st.State = "failed"
-		s.st.LastError = err.Error()
-		m.SetVerified(s.st.Name, false)
-	default:
-		s.st.State = "ok"
-		if repaired {
-			s.st.State = "repaired"
-		}
-		s.st.LastError = ""
-		s.st.LastVerified = time.Now()
-		m.SetVerified(s.st.Name, true)
-	}
-}
-
-func (s *awsStatus) idle(detail string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.st.State = "idle"
-	s.st.Detail = detail
 }
 
 // awsJoin renders a short list for details and messages.

@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/lbhc/lbhc/cloud"
 )
 
 // EC2RouteAPI is the part of EC2 the ec2-route action uses (*EC2Client).
@@ -51,7 +53,7 @@ type EC2Route struct {
 	client EC2RouteAPI
 	log    *slog.Logger
 	m      *Metrics
-	st     *awsStatus
+	st     *cloud.StatusBox
 	// known are tables found by discovery in earlier passes: a route that
 	// someone deleted no longer matches the discovery filter, but its table
 	// still needs repair.
@@ -70,31 +72,31 @@ func NewEC2Route(cfg EC2RouteConfig, client EC2RouteAPI, log *slog.Logger, m *Me
 		cfg.CheckTries = 4
 	}
 	m.Init("ec2-route")
-	return &EC2Route{cfg: cfg, client: client, log: log.With("action", "ec2-route"), m: m, st: newAWSStatus("ec2-route")}
+	return &EC2Route{cfg: cfg, client: client, log: log.With("action", "ec2-route"), m: m, st: cloud.NewStatusBox("ec2-route")}
 }
 
 // Name implements Action.
 func (a *EC2Route) Name() string { return "ec2-route" }
 
 // Status implements Action.
-func (a *EC2Route) Status() Status { return a.st.get() }
+func (a *EC2Route) Status() Status { return a.st.Get() }
 
-func (a *EC2Route) shell() awsShell {
-	return awsShell{name: "ec2-route", what: "ec2 routes", prefix: "ec2-route", log: a.log, m: a.m, st: a.st}
+func (a *EC2Route) shell() cloud.Shell {
+	return cloud.Shell{Name: "ec2-route", What: "ec2 routes", Prefix: "ec2-route", Log: a.log, M: a.m, St: a.st}
 }
 
 // Promote implements Action.
 func (a *EC2Route) Promote(ctx context.Context, ev Event) error {
-	return a.shell().promote(ctx, ev, a.ensure)
+	return a.shell().Promote(ctx, ev, a.ensure)
 }
 
 // Monitor implements Action.
 func (a *EC2Route) Monitor(ctx context.Context, ev Event) (bool, error) {
-	return a.shell().monitor(ctx, ev, a.ensure)
+	return a.shell().Monitor(ctx, ev, a.ensure)
 }
 
 // Demote implements Action: the next leader replaces the routes.
-func (a *EC2Route) Demote(ctx context.Context, ev Event) error { return a.shell().demote() }
+func (a *EC2Route) Demote(ctx context.Context, ev Event) error { return a.shell().Demote() }
 
 // ec2RouteFix is one route that does not point at our ENI.
 type ec2RouteFix struct {

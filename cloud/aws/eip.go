@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/lbhc/lbhc/cloud"
 )
 
 // EIPAPI is the part of EC2 the eip action uses (*EC2Client).
@@ -37,7 +39,7 @@ type EIP struct {
 	client EIPAPI
 	log    *slog.Logger
 	m      *Metrics
-	st     *awsStatus
+	st     *cloud.StatusBox
 }
 
 // NewEIP returns the eip action; zero fields of cfg get defaults.
@@ -52,14 +54,14 @@ func NewEIP(cfg EIPConfig, client EIPAPI, log *slog.Logger, m *Metrics) *EIP {
 		cfg.CheckTries = 4
 	}
 	m.Init("eip")
-	return &EIP{cfg: cfg, client: client, log: log.With("action", "eip"), m: m, st: newAWSStatus("eip")}
+	return &EIP{cfg: cfg, client: client, log: log.With("action", "eip"), m: m, st: cloud.NewStatusBox("eip")}
 }
 
 // Name implements Action.
 func (a *EIP) Name() string { return "eip" }
 
 // Status implements Action.
-func (a *EIP) Status() Status { return a.st.get() }
+func (a *EIP) Status() Status { return a.st.Get() }
 
 func (a *EIP) detail() string {
 	d := a.cfg.AllocationID + " -> " + a.cfg.ENIID
@@ -69,8 +71,8 @@ func (a *EIP) detail() string {
 	return d
 }
 
-func (a *EIP) shell() awsShell {
-	return awsShell{name: "eip", what: "elastic IP", prefix: "eip " + a.cfg.AllocationID, log: a.log, m: a.m, st: a.st}
+func (a *EIP) shell() cloud.Shell {
+	return cloud.Shell{Name: "eip", What: "elastic IP", Prefix: "eip " + a.cfg.AllocationID, Log: a.log, M: a.m, St: a.st}
 }
 
 func (a *EIP) ensureDetail(ctx context.Context, ev Event, log *slog.Logger) (bool, string, error) {
@@ -80,16 +82,16 @@ func (a *EIP) ensureDetail(ctx context.Context, ev Event, log *slog.Logger) (boo
 
 // Promote implements Action.
 func (a *EIP) Promote(ctx context.Context, ev Event) error {
-	return a.shell().promote(ctx, ev, a.ensureDetail)
+	return a.shell().Promote(ctx, ev, a.ensureDetail)
 }
 
 // Monitor implements Action.
 func (a *EIP) Monitor(ctx context.Context, ev Event) (bool, error) {
-	return a.shell().monitor(ctx, ev, a.ensureDetail)
+	return a.shell().Monitor(ctx, ev, a.ensureDetail)
 }
 
 // Demote implements Action: the next leader reassociates the address.
-func (a *EIP) Demote(ctx context.Context, ev Event) error { return a.shell().demote() }
+func (a *EIP) Demote(ctx context.Context, ev Event) error { return a.shell().Demote() }
 
 func (a *EIP) ensure(ctx context.Context, ev Event, log *slog.Logger) (bool, error) {
 	if a.cfg.ENIID == "" {

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
+
+	"github.com/lbhc/lbhc/cloud"
 )
 
 // Route53API is the part of Route 53 the route53 action uses (*Route53Client).
@@ -50,7 +52,7 @@ type Route53 struct {
 	client Route53API
 	log    *slog.Logger
 	m      *Metrics
-	st     *awsStatus
+	st     *cloud.StatusBox
 }
 
 // NewRoute53 returns the Route53 action; zero fields of cfg get defaults.
@@ -74,7 +76,7 @@ func NewRoute53(cfg Route53Config, client Route53API, log *slog.Logger, m *Metri
 		cfg.CheckTries = 4
 	}
 	cfg.ZoneID = cfg.ZoneID[strings.LastIndex(cfg.ZoneID, "/")+1:]
-	a := &Route53{cfg: cfg, client: client, log: log.With("action", "route53"), m: m, st: newAWSStatus("route53")}
+	a := &Route53{cfg: cfg, client: client, log: log.With("action", "route53"), m: m, st: cloud.NewStatusBox("route53")}
 	m.Init("route53")
 	return a
 }
@@ -83,7 +85,7 @@ func NewRoute53(cfg Route53Config, client Route53API, log *slog.Logger, m *Metri
 func (a *Route53) Name() string { return "route53" }
 
 // Status implements Action.
-func (a *Route53) Status() Status { return a.st.get() }
+func (a *Route53) Status() Status { return a.st.Get() }
 
 func (a *Route53) rrType() r53types.RRType {
 	if a.cfg.Address.Is4() || a.cfg.Address.Is4In6() {
@@ -98,8 +100,8 @@ func (a *Route53) detail() string {
 	return fmt.Sprintf("%s %s -> %s in zone %s", a.cfg.Record, a.rrType(), a.want(), a.cfg.ZoneID)
 }
 
-func (a *Route53) shell() awsShell {
-	return awsShell{name: "route53", what: "route53 record", prefix: "route53 " + a.cfg.Record, log: a.log, m: a.m, st: a.st}
+func (a *Route53) shell() cloud.Shell {
+	return cloud.Shell{Name: "route53", What: "route53 record", Prefix: "route53 " + a.cfg.Record, Log: a.log, M: a.m, St: a.st}
 }
 
 func (a *Route53) ensureDetail(ctx context.Context, ev Event, log *slog.Logger) (bool, string, error) {
@@ -109,17 +111,17 @@ func (a *Route53) ensureDetail(ctx context.Context, ev Event, log *slog.Logger) 
 
 // Promote implements Action: read, UPSERT when wrong, wait for INSYNC, read back.
 func (a *Route53) Promote(ctx context.Context, ev Event) error {
-	return a.shell().promote(ctx, ev, a.ensureDetail)
+	return a.shell().Promote(ctx, ev, a.ensureDetail)
 }
 
 // Monitor implements Action: compare the record with our address and repair.
 func (a *Route53) Monitor(ctx context.Context, ev Event) (bool, error) {
-	return a.shell().monitor(ctx, ev, a.ensureDetail)
+	return a.shell().Monitor(ctx, ev, a.ensureDetail)
 }
 
 // Demote implements Action. The record is left alone: the next leader
 // overwrites it, and deleting it would leave clients with no answer at all.
-func (a *Route53) Demote(ctx context.Context, ev Event) error { return a.shell().demote() }
+func (a *Route53) Demote(ctx context.Context, ev Event) error { return a.shell().Demote() }
 
 // ensure makes the record point at us. changed reports whether it wrote.
 func (a *Route53) ensure(ctx context.Context, ev Event, log *slog.Logger) (changed bool, err error) {
