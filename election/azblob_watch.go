@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 )
 
@@ -16,11 +17,16 @@ import (
 // while the holder has not written since. A follower's watch is then one
 // small read per retry period that still sees every version change.
 func (s *BlobRecordStore) GetIfChanged(ctx context.Context, known string) (Record, string, bool, error) {
-	resp, err := s.blob.DownloadStream(ctx, &blob.DownloadStreamOptions{
+	// The SDK takes 304 as a success with an empty body: the status tells.
+	var raw *http.Response
+	resp, err := s.blob.DownloadStream(policy.WithCaptureResponse(ctx, &raw), &blob.DownloadStreamOptions{
 		AccessConditions: &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfNoneMatch: azPtr(azcore.ETag(known))}},
 	})
 	var re *azcore.ResponseError
-	if errors.As(err, &re) && re.StatusCode == http.StatusNotModified {
+	if (errors.As(err, &re) && re.StatusCode == http.StatusNotModified) || (err == nil && raw != nil && raw.StatusCode == http.StatusNotModified) {
+		if err == nil {
+			resp.Body.Close()
+		}
 		return Record{}, known, false, nil
 	}
 	if be := wrapBlobErr("read record", s.name(), err); be != nil {
