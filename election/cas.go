@@ -73,6 +73,7 @@ type casBackend struct {
 	terms *TermFile // nil: the highest term is kept in memory only
 
 	seenVersion string    // last version observed as a follower
+	seenRec     Record    // the record read with seenVersion (for ChangeGetter)
 	seenAt      time.Time // when seenVersion was first observed (after the read returned)
 
 	// absentSince is when the first of the current run of reads that found
@@ -151,7 +152,7 @@ func (b *casBackend) Peek(ctx context.Context) (State, bool, error) {
 // record is free when it was released, or when its version (or its
 // absence) has stayed unchanged for a full TTL on this node's clock.
 func (b *casBackend) look(ctx context.Context) (Record, string, State, bool, error) {
-	rec, ver, err := b.store.Get(ctx)
+	rec, ver, err := b.get(ctx)
 	now := b.clock.Now()
 	if errors.Is(err, ErrNotFound) {
 		return b.absent(now)
@@ -173,6 +174,7 @@ func (b *casBackend) look(ctx context.Context) (Record, string, State, bool, err
 	if ver != b.seenVersion {
 		b.seenVersion, b.seenAt = ver, now
 	}
+	b.seenRec = rec
 	st := State{Term: rec.Term, Leader: rec.Holder}
 	// Only a released record is free at once. Our own id in the record (a
 	// crashed earlier run, a grant we fenced ourselves out of) waits out the

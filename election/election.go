@@ -79,7 +79,7 @@ type Config struct {
 	NodeID        string
 	LeaseTTL      time.Duration // how long a grant lasts without renewal
 	RenewDeadline time.Duration // a leader self-fences this long after its last successful renew was sent
-	RetryPeriod   time.Duration // interval between acquire attempts and between renewals
+	RetryPeriod   time.Duration // interval between follower reads/acquire attempts and between retries of a failed renewal (see RenewInterval)
 }
 
 // ConfigError is invalid configuration; lbhc exits 2 on it. It is lbhc's

@@ -514,7 +514,7 @@ func (e *Engine) leaderStep(ctx context.Context, l *Lease, next time.Time) (time
 	if !stale {
 		e.observeRoster(ctx, fence.C())
 	}
-	return next, nil
+	return sent.Add(e.renewEvery()), nil
 }
 
 // fence ends the grant at once and reports it.

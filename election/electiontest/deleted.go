@@ -3,6 +3,8 @@ package electiontest
 import (
 	"testing"
 	"time"
+
+	"github.com/lbhc/lbhc/election"
 )
 
 // testDeletedRecord deletes the record under a leader. A vanished record
@@ -39,8 +41,8 @@ func testDeletedRecord(t *testing.T, s *Suite) {
 	n := g.waitLeader(s.takeoverBound() + s.Timing.LeaseTTL)
 	took := time.Since(deleted)
 	// The old holder's lease could have lasted up to a TTL from its last
-	// renewal, at most a retry period before the deletion.
-	if min := s.Timing.LeaseTTL - s.Timing.RetryPeriod - 50*time.Millisecond; took < min {
+	// renewal, at most a renew interval before the deletion.
+	if min := s.Timing.LeaseTTL - election.RenewInterval(s.Timing) - 50*time.Millisecond; took < min {
 		t.Fatalf("%s led %s after the record was deleted, before the holder's TTL could have run out (min %s)", n.id, took, min)
 	}
 	if term := n.cur.Load().Term; term <= before {
