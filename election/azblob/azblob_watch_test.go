@@ -1,4 +1,4 @@
-package election_test
+package azblob_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lbhc/lbhc/election"
+	"github.com/lbhc/lbhc/election/azblob"
 	"github.com/lbhc/lbhc/itest"
 )
 
@@ -18,13 +19,13 @@ func TestBlobRecordGetIfChanged(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cfg := election.AzureConfig{Mode: election.AzureModeRecord, ConnectionString: cs, Container: azTestContainer(t), CreateContainer: true, LeaseName: "watch"}
-	b, err := election.NewAzureBlob(ctx, cfg, "setup", 15*time.Second) // creates the container
+	cfg := azblob.AzureConfig{Mode: azblob.AzureModeRecord, ConnectionString: cs, Container: azTestContainer(t), CreateContainer: true, LeaseName: "watch"}
+	b, err := azblob.NewAzureBlob(ctx, cfg, "setup", 15*time.Second) // creates the container
 	if err != nil {
 		t.Fatal(err)
 	}
 	_ = b.Close()
-	st, err := election.NewBlobRecordStore(cfg)
+	st, err := azblob.NewBlobRecordStore(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
