@@ -69,7 +69,7 @@ func NewDynamoDBClient(cfg aws.Config) *DynamoDBClient {
 // calls, never *dynamodb.Client itself: a client that reaches an interface
 // value, `any` or fmt (or a field of a type that does) makes the linker keep
 // all of DynamoDB's operations, since text/template (help output) uses
-// reflect's method lookup. See cloud/awsclient.go.
+// reflect's method lookup. See cloud/aws/awsclient.go.
 type DynamoDBClient struct {
 	getItem       func(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	putItem       func(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
