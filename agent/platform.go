@@ -13,7 +13,7 @@ import (
 )
 
 // PlatformWatcher delivers the cloud platform's notices for this VM
-// (cloud.AzureEventsWatcher, cloud.AWSEventsWatcher). Watch runs in its own
+// (azure.AzureEventsWatcher, aws.AWSEventsWatcher in cloud/azure, cloud/aws). Watch runs in its own
 // goroutine until ctx ends and sends the set in force whenever it changes;
 // the control loop decides.
 type PlatformWatcher interface {

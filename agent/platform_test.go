@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/lbhc/lbhc/cloud"
+	"github.com/lbhc/lbhc/cloud/aws"
+	"github.com/lbhc/lbhc/cloud/azure"
 	"github.com/lbhc/lbhc/cloud/cloudtest"
 	"github.com/lbhc/lbhc/election"
 )
@@ -95,8 +97,8 @@ func TestAzureEventMovesLeadershipThenAcknowledges(t *testing.T) {
 	f := cloudtest.NewAzureIMDS(cloudtest.AzureInstanceData{Name: "vm-a", SubscriptionID: "s", ResourceGroup: "rg", PrivateIPs: []string{"10.0.0.4"}})
 	defer f.Close()
 	store := election.NewMemoryStore()
-	watcher := func(vm string) *cloud.AzureEventsWatcher {
-		return &cloud.AzureEventsWatcher{Endpoint: f.URL(), VMName: vm, Interval: 20 * time.Millisecond}
+	watcher := func(vm string) *azure.AzureEventsWatcher {
+		return &azure.AzureEventsWatcher{Endpoint: f.URL(), VMName: vm, Interval: 20 * time.Millisecond}
 	}
 	a := newPlatformNode(t, store, "a", watcher("")) // learns vm-a from instance metadata
 	a.waitRole(RoleLeader, 2*time.Second)
@@ -165,10 +167,10 @@ func TestAzureEventMovesLeadershipThenAcknowledges(t *testing.T) {
 }
 
 func TestAWSSpotNoticeMovesLeadership(t *testing.T) {
-	newIMDS := func(id string) (*cloudtest.AWSIMDS, *cloud.AWSEventsWatcher) {
+	newIMDS := func(id string) (*cloudtest.AWSIMDS, *aws.AWSEventsWatcher) {
 		f := cloudtest.NewAWSIMDS(cloudtest.AWSInstanceData{InstanceID: id, MAC: "0a:00:00:00:00:01", PrivateIP: "10.0.0.5", Region: "eu-west-1"})
 		t.Cleanup(f.Close)
-		return f, cloud.NewAWSEventsWatcher(f.URL(), []string{cloud.AWSSpot, cloud.AWSMaintenance}, 20*time.Millisecond, nil)
+		return f, aws.NewAWSEventsWatcher(f.URL(), []string{aws.AWSSpot, aws.AWSMaintenance}, 20*time.Millisecond, nil)
 	}
 	store := election.NewMemoryStore()
 	fa, wa := newIMDS("i-a")
@@ -204,7 +206,7 @@ func TestAWSSpotNoticeMovesLeadership(t *testing.T) {
 func TestAzureEventAloneAcknowledgesAfterBound(t *testing.T) {
 	f := cloudtest.NewAzureIMDS(cloudtest.AzureInstanceData{Name: "vm-a", SubscriptionID: "s", ResourceGroup: "rg", PrivateIPs: []string{"10.0.0.4"}})
 	defer f.Close()
-	a := newPlatformNode(t, election.NewMemoryStore(), "a", &cloud.AzureEventsWatcher{Endpoint: f.URL(), Interval: 20 * time.Millisecond})
+	a := newPlatformNode(t, election.NewMemoryStore(), "a", &azure.AzureEventsWatcher{Endpoint: f.URL(), Interval: 20 * time.Millisecond})
 	a.waitRole(RoleLeader, 2*time.Second)
 	start := time.Now()
 	f.AddEvent(cloudtest.NewAzureEvent("reboot-a", "Reboot", 15*time.Minute, "vm-a"))

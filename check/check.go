@@ -42,10 +42,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"net/url"
 	"os"
 	"strings"
+
+	"github.com/lbhc/lbhc/configerr"
 )
 
 // Check is one application check.
@@ -59,20 +60,11 @@ type Check interface {
 }
 
 // ConfigError is invalid configuration: lbhc exits with status 2 and prints
-// the message, which names the flag.
-type ConfigError struct {
-	Flag string // without dashes, e.g. "check"
-	Msg  string
-}
+// the message, which names the flag. It is lbhc's one configuration error
+// type.
+type ConfigError = configerr.Error
 
-func (e *ConfigError) Error() string { return "invalid --" + e.Flag + ": " + e.Msg }
-
-// ExitCode is 2: a configuration error.
-func (e *ConfigError) ExitCode() int { return 2 }
-
-func configErr(flag, format string, args ...any) error {
-	return &ConfigError{Flag: flag, Msg: fmt.Sprintf(format, args...)}
-}
+var configErr = configerr.New
 
 // Options apply to every https:// check.
 type Options struct {

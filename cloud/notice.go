@@ -42,11 +42,11 @@ func (p PlatformNotices) IDs() []string {
 	return ids
 }
 
-// pollNotices runs poll every interval until ctx ends and sends the result
+// PollNotices runs poll every interval until ctx ends and sends the result
 // to out when its set of IDs differs from the last one sent. Failed polls
 // are logged once per failure streak and change nothing: a metadata service
 // that does not answer is no reason to step down.
-func pollNotices(ctx context.Context, log *slog.Logger, interval time.Duration,
+func PollNotices(ctx context.Context, log *slog.Logger, interval time.Duration,
 	poll func(context.Context) (PlatformNotices, bool, error), out chan<- PlatformNotices) {
 	var last []string
 	sent, failing := false, false

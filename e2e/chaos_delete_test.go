@@ -23,6 +23,9 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/lbhc/lbhc/election"
+	"github.com/lbhc/lbhc/election/azblob"
+	dynlease "github.com/lbhc/lbhc/election/dynamodb"
+	"github.com/lbhc/lbhc/election/etcd"
 )
 
 // Issue 20: deleting the lease record while a node leads (by hand, a
@@ -127,7 +130,7 @@ func recordDeleter(t *testing.T, c *Cluster) func() {
 			cx, cancel := ctx()
 			defer cancel()
 			_, err := cli.DeleteItem(cx, &dynamodb.DeleteItemInput{TableName: aws.String("lbhc"),
-				Key: map[string]types.AttributeValue{election.DynamoDBKeyAttr: &types.AttributeValueMemberS{Value: lease}}})
+				Key: map[string]types.AttributeValue{dynlease.DynamoDBKeyAttr: &types.AttributeValueMemberS{Value: lease}}})
 			if err != nil {
 				t.Errorf("delete item: %v", err)
 			}
@@ -135,7 +138,7 @@ func recordDeleter(t *testing.T, c *Cluster) func() {
 	case BackendAzureRecord:
 		cs := fmt.Sprintf("DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;BlobEndpoint=http://%s/%s;",
 			azuriteAccountName, azuriteWellKnownKey, srv, azuriteAccountName)
-		cc, err := container.NewClientFromConnectionString(cs, election.DefaultAzureContainer,
+		cc, err := container.NewClientFromConnectionString(cs, azblob.DefaultAzureContainer,
 			&container.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: httpc}})
 		if err != nil {
 			t.Fatal(err)
@@ -156,7 +159,7 @@ func recordDeleter(t *testing.T, c *Cluster) func() {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { cli.Close() })
-		key := election.EtcdKey("/lbhc", lease)
+		key := etcd.EtcdKey("/lbhc", lease)
 		return func() {
 			cx, cancel := ctx()
 			defer cancel()

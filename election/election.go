@@ -9,9 +9,10 @@ package election
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
+
+	"github.com/lbhc/lbhc/configerr"
 )
 
 // Defaults as in client-go's leader election and Azure's minimum blob lease.
@@ -81,22 +82,13 @@ type Config struct {
 	RetryPeriod   time.Duration // interval between follower reads/acquire attempts and between retries of a failed renewal (see RenewInterval)
 }
 
-// ConfigError is invalid configuration; lbhc exits 2 on it.
-type ConfigError struct {
-	Flag string
-	Msg  string
-}
-
-func (e *ConfigError) Error() string { return "invalid --" + e.Flag + ": " + e.Msg }
-
-// ExitCode makes main exit 2 for configuration errors.
-func (e *ConfigError) ExitCode() int { return 2 }
+// ConfigError is invalid configuration; lbhc exits 2 on it. It is lbhc's
+// one configuration error type.
+type ConfigError = configerr.Error
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
 
-func cfgErr(flag, format string, args ...any) error {
-	return &ConfigError{Flag: flag, Msg: fmt.Sprintf(format, args...)}
-}
+var cfgErr = configerr.New
 
 // MinRetryPeriod is the shortest --retry-period lbhc accepts: every node
 // reads or writes the lease once a period, and 100 ms already means ten

@@ -275,8 +275,6 @@ func TestAcquireDelayLetsBetterNodeWin(t *testing.T) {
 // unhealthy last-resort delay and a switchover's report work everywhere.
 func TestBackendsArePeekers(t *testing.T) {
 	var _ Peeker = (*casBackend)(nil)
-	var _ Peeker = (*nativeBlob)(nil)
-	var _ Peeker = (*EtcdBackend)(nil)
 }
 
 // The kernel fence takes its deadline from OnExtend: every confirmed

@@ -110,7 +110,8 @@ func KeepTerms(b Backend, f *TermFile) {
 	switch b := b.(type) {
 	case *casBackend:
 		WithTermFile(f)(b)
-	case *nativeBlob:
-		b.terms, b.maxTerm = f, max(b.maxTerm, f.Load())
+	case interface{ KeepTerms(*TermFile) }:
+		// A store with its own term record (the Azure native lease).
+		b.KeepTerms(f)
 	}
 }

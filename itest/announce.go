@@ -1,9 +1,12 @@
 package itest
 
 import (
+	"flag"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
+	"testing"
 )
 
 // Missing is an integration run a package's tests skipped.
@@ -46,4 +49,31 @@ func Announce(note string) {
 		return
 	}
 	fmt.Fprintln(os.Stderr, note)
+}
+
+// Run is an integration test of a package and the server it needs.
+type Run struct {
+	Test string // the test function, matched against -test.run
+	Missing
+}
+
+// MainAnnounce is a package's TestMain: it runs the tests, then says once
+// which of runs -test.run selected but skipped for want of a server, and
+// the one command (cmd) that runs them all. It returns the exit code.
+func MainAnnounce(m *testing.M, what string, runs []Run, cmd string) int {
+	code := m.Run()
+	sel := regexp.MustCompile(".")
+	if f := flag.Lookup("test.run"); f != nil && f.Value.String() != "" {
+		if re, err := regexp.Compile(f.Value.String()); err == nil {
+			sel = re
+		}
+	}
+	var selected []Missing
+	for _, r := range runs {
+		if sel.MatchString(r.Test) {
+			selected = append(selected, r.Missing)
+		}
+	}
+	Announce(SkippedNote(what, selected, cmd))
+	return code
 }

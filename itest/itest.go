@@ -32,7 +32,7 @@
 //
 // Run a single package against them with
 //
-//	scripts/test.sh go test -count=1 ./election/
+//	scripts/test.sh go test -count=1 ./election/...
 //
 // # Own instances: outages and network namespaces
 //

@@ -30,13 +30,13 @@ func ParseAllow(values []string) ([]netip.Prefix, error) {
 		}
 	}
 	if len(out) > maxAllow {
-		return nil, &ConfigError{"probe-allow", fmt.Sprintf("%d ranges given, at most %d are supported", len(out), maxAllow)}
+		return nil, &ConfigError{Flag: "probe-allow", Msg: fmt.Sprintf("%d ranges given, at most %d are supported", len(out), maxAllow)}
 	}
 	return out, nil
 }
 
 func parseAllowOne(s string) (netip.Prefix, error) {
-	bad := &ConfigError{"probe-allow", fmt.Sprintf("%q is not a CIDR like 168.63.129.16/32 or an IP address", s)}
+	bad := &ConfigError{Flag: "probe-allow", Msg: fmt.Sprintf("%q is not a CIDR like 168.63.129.16/32 or an IP address", s)}
 	var p netip.Prefix
 	if strings.Contains(s, "/") {
 		var err error
@@ -53,7 +53,7 @@ func parseAllowOne(s string) (netip.Prefix, error) {
 	if a := p.Addr(); a.Is4In6() {
 		bits := p.Bits() - 96
 		if bits < 0 {
-			return p, &ConfigError{"probe-allow", fmt.Sprintf("%q: an IPv4-mapped range needs a prefix length of at least 96", s)}
+			return p, &ConfigError{Flag: "probe-allow", Msg: fmt.Sprintf("%q: an IPv4-mapped range needs a prefix length of at least 96", s)}
 		}
 		p = netip.PrefixFrom(a.Unmap(), bits)
 	}

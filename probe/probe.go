@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lbhc/lbhc/configerr"
 )
 
 // serveFunc answers one probe connection. leading is the leadership check
@@ -65,13 +67,9 @@ type deadlineFence interface {
 	close()
 }
 
-// ConfigError is invalid probe configuration (exit 2).
-type ConfigError struct{ Flag, Msg string }
-
-func (e *ConfigError) Error() string { return "invalid --" + e.Flag + ": " + e.Msg }
-
-// ExitCode makes main exit 2.
-func (e *ConfigError) ExitCode() int { return 2 }
+// ConfigError is invalid probe configuration (exit 2): lbhc's one
+// configuration error type.
+type ConfigError = configerr.Error
 
 // Validate checks the configuration and fills defaults.
 func (c *Config) Validate() error {
@@ -84,24 +82,24 @@ func (c *Config) Validate() error {
 			names = append(names, n)
 		}
 		slices.Sort(names)
-		return &ConfigError{"probe-protocol", fmt.Sprintf("unknown protocol %q (want one of %v)", c.Protocol, names)}
+		return &ConfigError{Flag: "probe-protocol", Msg: fmt.Sprintf("unknown protocol %q (want one of %v)", c.Protocol, names)}
 	}
 	if len(c.Ports) == 0 {
-		return &ConfigError{"probe-port", "at least one port is required"}
+		return &ConfigError{Flag: "probe-port", Msg: "at least one port is required"}
 	}
 	seen := map[int]bool{}
 	for _, p := range c.Ports {
 		if p < 1 || p > 65535 {
-			return &ConfigError{"probe-port", fmt.Sprintf("%d is out of range 1-65535", p)}
+			return &ConfigError{Flag: "probe-port", Msg: fmt.Sprintf("%d is out of range 1-65535", p)}
 		}
 		if seen[p] {
-			return &ConfigError{"probe-port", fmt.Sprintf("%d given twice", p)}
+			return &ConfigError{Flag: "probe-port", Msg: fmt.Sprintf("%d given twice", p)}
 		}
 		seen[p] = true
 	}
 	if c.Address != "" {
 		if _, err := netip.ParseAddr(c.Address); err != nil {
-			return &ConfigError{"probe-address", fmt.Sprintf("%q is not an IP address", c.Address)}
+			return &ConfigError{Flag: "probe-address", Msg: fmt.Sprintf("%q is not an IP address", c.Address)}
 		}
 	}
 	switch c.Standby {
@@ -110,25 +108,25 @@ func (c *Config) Validate() error {
 	case StandbyClosed:
 	case Standby503:
 		if c.Protocol != "http" {
-			return &ConfigError{"probe-standby", "503 needs --probe-protocol http"}
+			return &ConfigError{Flag: "probe-standby", Msg: "503 needs --probe-protocol http"}
 		}
 	default:
-		return &ConfigError{"probe-standby", fmt.Sprintf("unknown mode %q (want closed or 503)", c.Standby)}
+		return &ConfigError{Flag: "probe-standby", Msg: fmt.Sprintf("unknown mode %q (want closed or 503)", c.Standby)}
 	}
 	if c.MaxConns == 0 {
 		c.MaxConns = 128
 	}
 	if c.MaxConns < 1 {
-		return &ConfigError{"probe-max-conns", fmt.Sprintf("must be at least 1, got %d", c.MaxConns)}
+		return &ConfigError{Flag: "probe-max-conns", Msg: fmt.Sprintf("must be at least 1, got %d", c.MaxConns)}
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 2 * time.Second
 	}
 	if c.Timeout < 0 {
-		return &ConfigError{"probe-timeout", fmt.Sprintf("must be positive, got %s", c.Timeout)}
+		return &ConfigError{Flag: "probe-timeout", Msg: fmt.Sprintf("must be positive, got %s", c.Timeout)}
 	}
 	if c.Backlog < 0 {
-		return &ConfigError{"probe-backlog", fmt.Sprintf("must be positive, got %d", c.Backlog)}
+		return &ConfigError{Flag: "probe-backlog", Msg: fmt.Sprintf("must be positive, got %d", c.Backlog)}
 	}
 	return nil
 }

@@ -8,7 +8,7 @@
 #   scripts/test.sh CMD [ARG...] install + start the servers, run CMD with the
 #                                LBHC_TEST_* variables set, stop the servers,
 #                                exit with CMD's status; e.g.
-#                                scripts/test.sh go test -count=1 -run Conformance ./election/
+#                                scripts/test.sh go test -count=1 -run Conformance ./election/...
 #
 # Environment:
 #   LBHC_REQUIRE_INTEGRATION=1  a prerequisite that cannot be installed or started

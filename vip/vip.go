@@ -16,6 +16,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/lbhc/lbhc/configerr"
 )
 
 // Mode says where the VIPs are added.
@@ -59,20 +61,11 @@ type AddrStatus struct {
 	Interface string `json:"interface"`
 }
 
-// ConfigError is invalid configuration; lbhc exits with status 2.
-type ConfigError struct {
-	Flag string // flag name without dashes, e.g. "vip-interface"
-	Msg  string
-}
+// ConfigError is invalid configuration; lbhc exits with status 2. It is
+// lbhc's one configuration error type.
+type ConfigError = configerr.Error
 
-func (e *ConfigError) Error() string { return "invalid --" + e.Flag + ": " + e.Msg }
-
-// ExitCode makes main exit with status 2 (bad configuration).
-func (e *ConfigError) ExitCode() int { return 2 }
-
-func configErr(flag, format string, args ...any) error {
-	return &ConfigError{Flag: flag, Msg: fmt.Sprintf(format, args...)}
-}
+var configErr = configerr.New
 
 // ParseAddrs parses --vip values. Each value may hold several addresses
 // separated by commas. Each is one host address: IPv4 /32, IPv6 /128 (an

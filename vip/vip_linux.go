@@ -49,7 +49,7 @@ type linuxPlatform struct {
 	// Method values of the netlink handle, not *netlink.Handle itself: the
 	// platform is held in an interface, and the linker would then keep all
 	// ~200 methods of a *netlink.Handle field (text/template's reflect
-	// method lookup is in the program; see cloud/awsclient.go).
+	// method lookup is in the program; see cloud/aws/awsclient.go).
 	linkList    func() ([]netlink.Link, error)
 	closeHandle func()
 	socks       map[int]*nl.SocketHandle // NETLINK_ROUTE socket for address requests

@@ -5,7 +5,7 @@
 # shim tools/wine/bcryptprimitives.dll (Go's Windows runtime needs it; Wine 8
 # has none), sets up a throw-away Wine prefix with it in system32, then runs
 #   1. Windows unit tests under Wine: GOOS=windows go test -exec wine for
-#      ./vip/ and the service wrapper's tests of the root package;
+#      ./vip/ and the service wrapper's tests of package cmdline;
 #   2. the smoke suite ./wine/ (build tag wine; real lbhc.exe processes: version, help, bad
 #      input, VIP refusal, failover, control commands, the service cycle).
 # Exit 0 = passed, 77 = skipped (prerequisites missing; a failure under
@@ -91,7 +91,7 @@ rc=0
 log "Windows unit tests under Wine (vip, service wrapper)"
 GOOS=windows GOARCH=amd64 go test -count=1 -timeout 5m -exec "$LBHC_TEST_WINE" ./vip/ || rc=1
 GOOS=windows GOARCH=amd64 go test -count=1 -timeout 5m -exec "$LBHC_TEST_WINE" \
-	-run 'ParseEnvFile|SlogLevel|Service|OptionalServiceConfig' . || rc=1
+	-run 'ParseEnvFile|SlogLevel|Service|OptionalServiceConfig' ./cmdline/ || rc=1
 log "smoke suite ./wine/ (lbhc.exe under Wine)"
 go vet -tags wine ./wine/ || rc=1
 go test -tags wine -count=1 -timeout 5m -v ./wine/ || rc=1

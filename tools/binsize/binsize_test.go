@@ -20,7 +20,7 @@ const budget = 25 << 20
 // means a type with hundreds of methods reached an interface value, `any`
 // or fmt (directly or as a field of a type that did): the command line's
 // text/template makes the linker keep every exported method of such a type
-// (see cloud/awsclient.go). A prefix ending in "." or "/" forbids a whole
+// (see cloud/aws/awsclient.go). A prefix ending in "." or "/" forbids a whole
 // package tree.
 var forbidden = []string{
 	"github.com/aws/aws-sdk-go-v2/service/ec2.(*Client).RunInstances",
@@ -89,7 +89,7 @@ func TestBinarySymbols(t *testing.T) {
 	found := linked(nm, forbidden)
 	for _, f := range forbidden {
 		if sym, ok := found[f]; ok {
-			t.Errorf("%s is linked, but lbhc never calls it: an SDK client (or another type with many methods) reached an interface value, any or fmt; hold it in a struct of method values (cloud/awsclient.go)", sym)
+			t.Errorf("%s is linked, but lbhc never calls it: an SDK client (or another type with many methods) reached an interface value, any or fmt; hold it in a struct of method values (cloud/aws/awsclient.go)", sym)
 		}
 	}
 	// The check itself must see the operations lbhc does call.

@@ -17,6 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/lbhc/lbhc/election"
+	"github.com/lbhc/lbhc/election/azblob"
+	"github.com/lbhc/lbhc/election/dynamodb"
+	etcdlease "github.com/lbhc/lbhc/election/etcd"
 	"github.com/lbhc/lbhc/itest"
 	"github.com/lbhc/lbhc/scripts/bench/leasecost"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -57,18 +60,18 @@ func dynamo(t *testing.T, c *leasecost.Counter) (factory, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cli := election.NewDynamoDBClient(aws.Config{Region: "us-east-1",
+	cli := dynamodb.NewDynamoDBClient(aws.Config{Region: "us-east-1",
 		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), BaseEndpoint: aws.String(p.URL)})
 	table := randName("lbhc-fleet")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := election.NewDynamoDBStore(ctx, cli, table, "setup", true); err != nil {
+	if _, err := dynamodb.NewDynamoDBStore(ctx, cli, table, "setup", true); err != nil {
 		t.Fatal(err)
 	}
 	return func(t *testing.T, g int, id string) election.Backend {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		st, err := election.NewDynamoDBStore(ctx, cli, table, fmt.Sprintf("group-%d", g), false)
+		st, err := dynamodb.NewDynamoDBStore(ctx, cli, table, fmt.Sprintf("group-%d", g), false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,13 +95,13 @@ func azureRecord(t *testing.T, c *leasecost.Counter) (factory, func()) {
 	ctr := randName("lbhc-fleet")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := election.NewAzureBlob(ctx, election.AzureConfig{Mode: election.AzureModeRecord, ConnectionString: pcs, Container: ctr, CreateContainer: true, LeaseName: "setup"}, "setup", election.DefaultLeaseTTL)
+	b, err := azblob.NewAzureBlob(ctx, azblob.AzureConfig{Mode: azblob.AzureModeRecord, ConnectionString: pcs, Container: ctr, CreateContainer: true, LeaseName: "setup"}, "setup", election.DefaultLeaseTTL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_ = b.Close()
 	return func(t *testing.T, g int, id string) election.Backend {
-		st, err := election.NewBlobRecordStore(election.AzureConfig{Mode: election.AzureModeRecord, ConnectionString: pcs, Container: ctr, LeaseName: fmt.Sprintf("group-%d", g)})
+		st, err := azblob.NewBlobRecordStore(azblob.AzureConfig{Mode: azblob.AzureModeRecord, ConnectionString: pcs, Container: ctr, LeaseName: fmt.Sprintf("group-%d", g)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +120,7 @@ func etcd(t *testing.T, c *leasecost.Counter) (factory, func()) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		b, err := election.NewEtcdBackend(ctx, cli, prefix, fmt.Sprintf("group-%d", g), id, election.DefaultLeaseTTL)
+		b, err := etcdlease.NewEtcdBackend(ctx, cli, prefix, fmt.Sprintf("group-%d", g), id, election.DefaultLeaseTTL)
 		if err != nil {
 			t.Fatal(err)
 		}

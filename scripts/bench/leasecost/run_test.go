@@ -17,6 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/lbhc/lbhc/election"
+	"github.com/lbhc/lbhc/election/azblob"
+	"github.com/lbhc/lbhc/election/dynamodb"
+	"github.com/lbhc/lbhc/election/etcd"
 	"github.com/lbhc/lbhc/itest"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -50,13 +53,13 @@ func dynamoNodes(t *testing.T) newNode {
 	var once sync.Once
 	return func(t *testing.T, id string, c *Counter) election.Backend {
 		p := proxy(t, endpoint, c, DynamoDBOp)
-		cli := election.NewDynamoDBClient(aws.Config{Region: "us-east-1",
+		cli := dynamodb.NewDynamoDBClient(aws.Config{Region: "us-east-1",
 			Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), BaseEndpoint: aws.String(p.URL)})
 		create := false
 		once.Do(func() { create = true })
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		st, err := election.NewDynamoDBStore(ctx, cli, table, "group", create)
+		st, err := dynamodb.NewDynamoDBStore(ctx, cli, table, "group", create)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,10 +102,10 @@ func azureNodes(mode string) func(t *testing.T) newNode {
 		ctr := randName("lbhc-cost")
 		return func(t *testing.T, id string, c *Counter) election.Backend {
 			p := proxy(t, blobEndpoint(t, cs), c, AzureOp)
-			cfg := election.AzureConfig{Mode: mode, ConnectionString: viaProxy(t, cs, p.URL), Container: ctr, CreateContainer: true, LeaseName: "group"}
+			cfg := azblob.AzureConfig{Mode: mode, ConnectionString: viaProxy(t, cs, p.URL), Container: ctr, CreateContainer: true, LeaseName: "group"}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			b, err := election.NewAzureBlob(ctx, cfg, id, election.DefaultLeaseTTL)
+			b, err := azblob.NewAzureBlob(ctx, cfg, id, election.DefaultLeaseTTL)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -121,7 +124,7 @@ func etcdNodes(t *testing.T) newNode {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		b, err := election.NewEtcdBackend(ctx, cli, prefix, "group", id, election.DefaultLeaseTTL)
+		b, err := etcd.NewEtcdBackend(ctx, cli, prefix, "group", id, election.DefaultLeaseTTL)
 		if err != nil {
 			_ = cli.Close()
 			t.Fatal(err)
@@ -154,8 +157,8 @@ func TestCountLeaseRequests(t *testing.T) {
 			nodes         func(t *testing.T) newNode
 		}{
 			{"dynamodb", "dynamodb", dynamoNodes},
-			{"azblob-native", "azblob", azureNodes(election.AzureModeNative)},
-			{"azblob-record", "azblob", azureNodes(election.AzureModeRecord)},
+			{"azblob-native", "azblob", azureNodes(azblob.AzureModeNative)},
+			{"azblob-record", "azblob", azureNodes(azblob.AzureModeRecord)},
 			{"etcd", "", etcdNodes},
 		} {
 			t.Run(g.name, func(t *testing.T) {

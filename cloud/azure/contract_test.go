@@ -1,0 +1,5 @@
+package azure
+
+import "github.com/lbhc/lbhc/cloud"
+
+var NewMetrics = cloud.NewMetrics

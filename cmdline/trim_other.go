@@ -1,0 +1,6 @@
+//go:build !linux
+
+package cmdline
+
+// dropExecutablePages is Linux-only (see trim_linux.go).
+func dropExecutablePages() error { return nil }

@@ -1,0 +1,16 @@
+package dynamodb_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/lbhc/lbhc/itest"
+)
+
+// TestMain says once, after the run, which conformance stores a quick
+// go test skipped and how to run them all.
+func TestMain(m *testing.M) {
+	os.Exit(itest.MainAnnounce(m, "election conformance suite", []itest.Run{
+		{Test: "TestConformanceDynamoDB", Missing: itest.Missing{Name: "DynamoDB", Env: "LBHC_TEST_DYNAMODB_ENDPOINT"}},
+	}, "scripts/test.sh go test -count=1 -run Conformance ./election/..."))
+}
