@@ -15,4 +15,4 @@ cd "$REPO"
 export LBHC_BENCH_FLEET_GROUPS=${1:-10,100,500}
 export LBHC_BENCH_FLEET_WINDOW=${2:-60s}
 export LBHC_BENCH_FLEET_OUT=${LBHC_BENCH_FLEET_OUT:-/tmp/lbhc-fleet.json}
-exec scripts/test.sh go test -count=1 -timeout 60m -v -run TestFleet ./scripts/bench/fleet/
+exec scripts/test.sh go test -tags bench -count=1 -timeout 60m -v -run TestFleet ./scripts/bench/fleet/

@@ -14,4 +14,4 @@ cd "$REPO"
 WINDOW=${1:-120s}
 export LBHC_BENCH_LEASECOST_WINDOW=$WINDOW
 export LBHC_BENCH_LEASECOST_OUT=${LBHC_BENCH_LEASECOST_OUT:-$REPO/docs/leasecost.json}
-exec scripts/test.sh go test -count=1 -timeout 30m -parallel 4 -v -run TestCountLeaseRequests ./scripts/bench/leasecost/
+exec scripts/test.sh go test -tags bench -count=1 -timeout 30m -parallel 4 -v -run TestCountLeaseRequests ./scripts/bench/leasecost/

@@ -1,3 +1,8 @@
+//go:build bench
+
+// Benchmarks, not tests: built only with -tags bench (scripts/bench/fleet.sh,
+// scripts/bench/leasecost.sh), so the default test run neither builds nor skips them.
+
 package leasecost
 
 import (
