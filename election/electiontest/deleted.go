@@ -13,9 +13,6 @@ import (
 // the deletion, two nodes never hold valid leases at once (the sampler),
 // and the next grant's term is above every term granted before.
 func testDeletedRecord(t *testing.T, s *Suite) {
-	if s.Delete == nil {
-		t.Skip("this backend has no record that can vanish under its holder")
-	}
 	g := newGroup(t, s, s.Candidates)
 	l := g.waitLeader(s.firstLeaderBound())
 	// Let the followers see the record and its term.
