@@ -298,18 +298,32 @@ const minSteady = 10
 // reset restarts every keepalived with the VIP removed everywhere and the
 // hub's neighbour entry for it flushed, when a scenario left the group in a
 // state it does not leave by itself.
+// A keepalived group that does not settle within 30 s after one reset gets a second:
+// keepalived, restarted all at once, has been seen (once in several CI
+// runs) to leave the VIP unowned for longer than that; a second restart
+// settled it. A group that fails twice fails the test.
 func (c *VIPCluster) reset() {
-	for _, p := range c.Peers {
-		p.Crash()
+	const settle = 30 * time.Second
+	for attempt := 1; ; attempt++ {
+		for _, p := range c.Peers {
+			p.Crash()
+		}
+		for _, h := range c.Net.Hosts {
+			run(c.t, h.NS, "ip", "addr", "del", c.VIP.String()+"/32", "dev", "eth0")
+		}
+		run(c.t, c.Net.Hub, "ip", "neigh", "flush", "to", c.VIP.String())
+		for _, p := range c.Peers {
+			p.Restart()
+		}
+		if attempt == 2 || c.Kind != "keepalived" { // lbhc gets no second chance
+			c.WaitStable("", false, true, settle)
+			return
+		}
+		if _, ok := c.waitStable("", false, true, settle); ok {
+			return
+		}
+		c.t.Logf("%s: the VIP did not settle within %s after a reset (owners %v); resetting again", c.Kind, settle, c.Owners.Current())
 	}
-	for _, h := range c.Net.Hosts {
-		run(c.t, h.NS, "ip", "addr", "del", c.VIP.String()+"/32", "dev", "eth0")
-	}
-	run(c.t, c.Net.Hub, "ip", "neigh", "flush", "to", c.VIP.String())
-	for _, p := range c.Peers {
-		p.Restart()
-	}
-	c.WaitStable("", false, true, 30*time.Second)
 }
 
 // vipScenarios are the comparison's faults; each returns a restore step.
