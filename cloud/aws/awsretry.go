@@ -171,3 +171,18 @@ type awsVerify struct {
 
 // awsJoin renders a short list for details and messages.
 func awsJoin(xs []string) string { return strings.Join(xs, ", ") }
+
+// actionDefaults fills the retry policy and the read-back after a change
+// (tries reads, every apart) that every AWS action shares, where the
+// configuration left them zero: 3 tries of each call, 4 reads 2 s apart.
+func actionDefaults(retry *AWSRetry, every *time.Duration, tries *int) {
+	if retry.Tries == 0 {
+		*retry = DefaultAWSRetry
+	}
+	if *every <= 0 {
+		*every = 2 * time.Second
+	}
+	if *tries <= 0 {
+		*tries = 4
+	}
+}

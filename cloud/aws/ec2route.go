@@ -62,15 +62,7 @@ type EC2Route struct {
 
 // NewEC2Route returns the ec2-route action; zero fields of cfg get defaults.
 func NewEC2Route(cfg EC2RouteConfig, client EC2RouteAPI, log *slog.Logger, m *Metrics) *EC2Route {
-	if cfg.Retry.Tries == 0 {
-		cfg.Retry = DefaultAWSRetry
-	}
-	if cfg.CheckInterval <= 0 {
-		cfg.CheckInterval = 2 * time.Second
-	}
-	if cfg.CheckTries <= 0 {
-		cfg.CheckTries = 4
-	}
+	actionDefaults(&cfg.Retry, &cfg.CheckInterval, &cfg.CheckTries)
 	m.Init("ec2-route")
 	return &EC2Route{cfg: cfg, client: client, log: log.With("action", "ec2-route"), m: m, st: cloud.NewStatusBox("ec2-route")}
 }

@@ -44,15 +44,7 @@ type EIP struct {
 
 // NewEIP returns the eip action; zero fields of cfg get defaults.
 func NewEIP(cfg EIPConfig, client EIPAPI, log *slog.Logger, m *Metrics) *EIP {
-	if cfg.Retry.Tries == 0 {
-		cfg.Retry = DefaultAWSRetry
-	}
-	if cfg.CheckInterval <= 0 {
-		cfg.CheckInterval = 2 * time.Second
-	}
-	if cfg.CheckTries <= 0 {
-		cfg.CheckTries = 4
-	}
+	actionDefaults(&cfg.Retry, &cfg.CheckInterval, &cfg.CheckTries)
 	m.Init("eip")
 	return &EIP{cfg: cfg, client: client, log: log.With("action", "eip"), m: m, st: cloud.NewStatusBox("eip")}
 }

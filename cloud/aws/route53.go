@@ -60,20 +60,12 @@ func NewRoute53(cfg Route53Config, client Route53API, log *slog.Logger, m *Metri
 	if cfg.TTL <= 0 {
 		cfg.TTL = 10 * time.Second
 	}
-	if cfg.Retry.Tries == 0 {
-		cfg.Retry = DefaultAWSRetry
-	}
+	actionDefaults(&cfg.Retry, &cfg.CheckInterval, &cfg.CheckTries)
 	if cfg.SyncInterval <= 0 {
 		cfg.SyncInterval = 20 * time.Second
 	}
 	if cfg.SyncTries <= 0 {
 		cfg.SyncTries = 5
-	}
-	if cfg.CheckInterval <= 0 {
-		cfg.CheckInterval = 2 * time.Second
-	}
-	if cfg.CheckTries <= 0 {
-		cfg.CheckTries = 4
 	}
 	cfg.ZoneID = cfg.ZoneID[strings.LastIndex(cfg.ZoneID, "/")+1:]
 	a := &Route53{cfg: cfg, client: client, log: log.With("action", "route53"), m: m, st: cloud.NewStatusBox("route53")}
