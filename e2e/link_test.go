@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,55 +35,17 @@ func TestVIPLinkDownMovesLeadership(t *testing.T) {
 	client := HTTPClient(t, net.Host("client").NS, 200*time.Millisecond)
 	url := "http://" + vipAddr.String() + ":8080/"
 
-	type round struct {
-		at     time.Time
-		owners []string
-		page   string
-	}
-	var mu sync.Mutex
-	var rounds []round
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := 0; i < 3000; i++ { // bounded: 3000 rounds of >= 20 ms
-			select {
-			case <-stop:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-			r := round{at: time.Now(), owners: watch.owners(), page: fetch(client, url)}
-			mu.Lock()
-			rounds = append(rounds, r)
-			mu.Unlock()
-		}
-	}()
-	stopped := false
-	stopSampling := func() {
-		if !stopped {
-			stopped = true
-			close(stop)
-			<-done
-		}
-	}
-	defer stopSampling()
-	last := func() round {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(rounds) == 0 {
-			return round{}
-		}
-		return rounds[len(rounds)-1]
-	}
+	samples := startVIPSampler(t, watch, client, url, 3000)
 	waitPage := func(d time.Duration, ok func(string) bool) (string, time.Time) {
 		end := time.Now().Add(d)
 		for time.Now().Before(end) {
-			r := last()
+			r := samples.Last()
 			if len(r.owners) == 1 && r.page == r.owners[0] && ok(r.page) {
 				return r.page, r.at
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		t.Fatalf("client did not reach a VIP owner within %s; last round %+v", d, last())
+		t.Fatalf("client did not reach a VIP owner within %s; last round %+v", d, samples.Last())
 		return "", time.Time{}
 	}
 	leader, _ := waitPage(ttl+3*time.Second, func(string) bool { return true })
@@ -113,12 +74,11 @@ func TestVIPLinkDownMovesLeadership(t *testing.T) {
 		return s.Role == agent.RoleFollower && s.Campaigning && s.VIPLink == "up"
 	})
 	time.Sleep(2 * ttl)
-	if r := last(); len(r.owners) != 1 || r.owners[0] != newLeader || r.page != newLeader {
+	if r := samples.Last(); len(r.owners) != 1 || r.owners[0] != newLeader || r.page != newLeader {
 		t.Fatalf("after the link came back: VIP on %v, page %q, want %s", r.owners, r.page, newLeader)
 	}
-	stopSampling()
-	mu.Lock()
-	defer mu.Unlock()
+	samples.Stop()
+	rounds := samples.Rounds()
 	for _, r := range rounds {
 		if len(r.owners) > 1 {
 			t.Fatalf("VIP on %s at %s", strings.Join(r.owners, ","), r.at.Format("15:04:05.000"))

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -79,43 +78,12 @@ func TestVIPFollowsLeader(t *testing.T) {
 	client := HTTPClient(t, net.Host("client").NS, 200*time.Millisecond)
 	url := "http://" + vipAddr.String() + ":8080/"
 
-	type round struct {
-		at     time.Time
-		owners []string
-		page   string
-	}
-	var mu sync.Mutex
-	var rounds []round
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := 0; i < 2000; i++ { // bounded: 2000 rounds of >= 20 ms
-			select {
-			case <-stop:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-			r := round{at: time.Now(), owners: watch.owners(), page: fetch(client, url)}
-			mu.Lock()
-			rounds = append(rounds, r)
-			mu.Unlock()
-		}
-	}()
-	defer func() { close(stop); <-done }()
-	last := func() round {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(rounds) == 0 {
-			return round{}
-		}
-		return rounds[len(rounds)-1]
-	}
+	samples := startVIPSampler(t, watch, client, url, 2000)
 	// First leader: VIP on exactly one node, client gets its page.
 	var leader string
 	end := time.Now().Add(ttl + 3*time.Second)
 	for time.Now().Before(end) {
-		r := last()
+		r := samples.Last()
 		if len(r.owners) == 1 && r.page == r.owners[0] {
 			leader = r.page
 			break
@@ -123,7 +91,7 @@ func TestVIPFollowsLeader(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if leader == "" {
-		t.Fatalf("client never reached the leader through the VIP; last round %+v", last())
+		t.Fatalf("client never reached the leader through the VIP; last round %+v", samples.Last())
 	}
 	// kill -9, and restart at once as systemd's Restart=always would: the
 	// dead process cannot remove its VIP, so the new process's start-up
@@ -138,8 +106,7 @@ func TestVIPFollowsLeader(t *testing.T) {
 	for time.Since(killed) < bound+3*time.Second && newLeader == "" {
 		time.Sleep(20 * time.Millisecond)
 		sawOutage := false
-		mu.Lock()
-		for _, r := range rounds {
+		for _, r := range samples.Rounds() {
 			if !r.at.After(killed) {
 				continue
 			}
@@ -153,30 +120,21 @@ func TestVIPFollowsLeader(t *testing.T) {
 				break
 			}
 		}
-		mu.Unlock()
 	}
 	if testing.Verbose() {
-		mu.Lock()
-		for _, r := range rounds {
+		for _, r := range samples.Rounds() {
 			if r.at.After(killed.Add(-100*time.Millisecond)) && r.at.Before(killed.Add(300*time.Millisecond)) {
 				t.Logf("%s owners=%v page=%q", r.at.Sub(killed).Round(time.Millisecond), r.owners, r.page)
 			}
 		}
-		mu.Unlock()
 	}
 	if newLeader == "" || took > bound {
 		t.Fatalf("after kill -9 of %s the client got %q after %s, want a leader's page within %s", leader, newLeader, took, bound)
 	}
 	t.Logf("VIP: client reached %s's page %s after %s was killed and restarted", newLeader, took.Round(time.Millisecond), leader)
 	time.Sleep(time.Second)
-	close(stop)
-	<-done
-	stop = make(chan struct{})
-	done = make(chan struct{})
-	go func() { close(done) }()
-
-	mu.Lock()
-	defer mu.Unlock()
+	samples.Stop()
+	rounds := samples.Rounds()
 	for _, r := range rounds {
 		if len(r.owners) > 1 {
 			t.Fatalf("VIP on %v at %s", r.owners, r.at.Format("15:04:05.000"))
