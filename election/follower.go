@@ -1,6 +1,7 @@
 // The follower half of the engine's loop: wait for the next retry (or a
 // wake-up), peek at the record where the backend allows it, and try to
 // acquire, at most one backend call at a time (acquireSem).
+
 package election
 
 import (

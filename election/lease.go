@@ -1,5 +1,6 @@
 // What the engine hands out: leadership events, the Lease with its
 // self-fence deadline, and the Status snapshot for /status and metrics.
+
 package election
 
 import (
