@@ -13,6 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
+
+	"github.com/lbhc/lbhc/cloud"
 )
 
 // AWS instance-metadata paths of the notices lbhc watches. Each answers
@@ -32,31 +34,31 @@ const (
 
 // ParseAWSSpotAction parses spot/instance-action:
 // {"action": "terminate"|"stop"|"hibernate", "time": RFC 3339}.
-func ParseAWSSpotAction(body []byte) (PlatformNotice, error) {
+func ParseAWSSpotAction(body []byte) (cloud.PlatformNotice, error) {
 	var doc struct {
 		Action string `json:"action"`
 		Time   string `json:"time"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil || doc.Action == "" {
-		return PlatformNotice{}, fmt.Errorf("aws spot instance-action: not a notice: %q", snippet(body))
+		return cloud.PlatformNotice{}, fmt.Errorf("aws spot instance-action: not a notice: %q", snippet(body))
 	}
-	n := PlatformNotice{Source: "aws-spot", ID: doc.Action + "@" + doc.Time, Type: doc.Action}
+	n := cloud.PlatformNotice{Source: "aws-spot", ID: doc.Action + "@" + doc.Time, Type: doc.Action}
 	n.NotBefore, _ = time.Parse(time.RFC3339, doc.Time)
 	return n, nil
 }
 
 // ParseAWSRebalance parses events/recommendations/rebalance:
 // {"noticeTime": RFC 3339}.
-func ParseAWSRebalance(body []byte) (PlatformNotice, error) {
+func ParseAWSRebalance(body []byte) (cloud.PlatformNotice, error) {
 	var doc struct {
 		NoticeTime string `json:"noticeTime"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil || doc.NoticeTime == "" {
-		return PlatformNotice{}, fmt.Errorf("aws rebalance recommendation: not a notice: %q", snippet(body))
+		return cloud.PlatformNotice{}, fmt.Errorf("aws rebalance recommendation: not a notice: %q", snippet(body))
 	}
 	// A recommendation has no deadline: the instance is at elevated risk
 	// of interruption from now on.
-	return PlatformNotice{Source: "aws-rebalance", ID: doc.NoticeTime, Type: "rebalance"}, nil
+	return cloud.PlatformNotice{Source: "aws-rebalance", ID: doc.NoticeTime, Type: "rebalance"}, nil
 }
 
 // awsEventTime is the time format of the maintenance events document
@@ -66,7 +68,7 @@ const awsEventTime = "2 Jan 2006 15:04:05 MST"
 // ParseAWSMaintenance parses events/maintenance/scheduled: a JSON array of
 // {"Code","Description","EventId","NotAfter","NotBefore","State"}. Only
 // events not yet completed or canceled count.
-func ParseAWSMaintenance(body []byte) ([]PlatformNotice, error) {
+func ParseAWSMaintenance(body []byte) ([]cloud.PlatformNotice, error) {
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return nil, nil
 	}
@@ -76,7 +78,7 @@ func ParseAWSMaintenance(body []byte) ([]PlatformNotice, error) {
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, fmt.Errorf("aws scheduled maintenance: parsing: %w", err)
 	}
-	var out []PlatformNotice
+	var out []cloud.PlatformNotice
 	for _, e := range doc {
 		switch strings.ToLower(e.State) {
 		case "completed", "canceled", "cancelled":
@@ -85,7 +87,7 @@ func ParseAWSMaintenance(body []byte) ([]PlatformNotice, error) {
 		if e.EventID == "" {
 			continue
 		}
-		n := PlatformNotice{Source: "aws-maintenance", ID: e.EventID, Type: e.Code}
+		n := cloud.PlatformNotice{Source: "aws-maintenance", ID: e.EventID, Type: e.Code}
 		n.NotBefore, _ = time.Parse(awsEventTime, e.NotBefore)
 		out = append(out, n)
 	}
@@ -111,19 +113,19 @@ type AWSEventsWatcher struct {
 }
 
 // Watch polls until ctx ends, sending the notices whenever they change.
-func (w *AWSEventsWatcher) Watch(ctx context.Context, out chan<- PlatformNotices) {
+func (w *AWSEventsWatcher) Watch(ctx context.Context, out chan<- cloud.PlatformNotices) {
 	log := w.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	pollNotices(ctx, log, w.Interval, w.poll, out)
+	cloud.PollNotices(ctx, log, w.Interval, w.poll, out)
 }
 
 // Acknowledge is a no-op: EC2 offers no way to tell it the instance is ready.
 func (w *AWSEventsWatcher) Acknowledge(context.Context, string) error { return nil }
 
-func (w *AWSEventsWatcher) poll(ctx context.Context) (PlatformNotices, bool, error) {
-	var out PlatformNotices
+func (w *AWSEventsWatcher) poll(ctx context.Context) (cloud.PlatformNotices, bool, error) {
+	var out cloud.PlatformNotices
 	for _, k := range w.Kinds {
 		path := map[string]string{AWSSpot: awsSpotPath, AWSRebalance: awsRebalancePath, AWSMaintenance: awsMaintenancePath}[k]
 		body, found, err := w.get(ctx, path)

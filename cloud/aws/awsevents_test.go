@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbhc/lbhc/cloud"
 	"github.com/lbhc/lbhc/cloud/cloudtest"
 )
 
@@ -60,7 +61,7 @@ func TestAWSEventsWatcherAgainstFake(t *testing.T) {
 		}, func() { f.SetMaintenanceEvents() }, "system-reboot"},
 	} {
 		w := &AWSEventsWatcher{Client: client, Kinds: tc.kinds, Interval: 20 * time.Millisecond}
-		ch := make(chan PlatformNotices, 4)
+		ch := make(chan cloud.PlatformNotices, 4)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { defer close(done); w.Watch(ctx, ch) }()
@@ -87,4 +88,16 @@ func TestAWSEventsWatcherAgainstFake(t *testing.T) {
 	if n, _, err := w.poll(context.Background()); err != nil || len(n.Notices) != 0 {
 		t.Fatalf("maintenance-only watcher saw %+v %v", n, err)
 	}
+}
+
+// recvNotices returns what the watcher sends next, failing after 2 s.
+func recvNotices(t *testing.T, ch chan cloud.PlatformNotices) cloud.PlatformNotices {
+	t.Helper()
+	select {
+	case n := <-ch:
+		return n
+	case <-time.After(2 * time.Second):
+		t.Fatal("no notices sent")
+	}
+	return cloud.PlatformNotices{}
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lbhc/lbhc/cloud"
 )
 
 // awsTestConfig is an SDK config that talks to a cloudtest fake at url.
@@ -45,20 +47,20 @@ type awsLeader struct{ cur atomic.Value }
 
 func (l *awsLeader) set(node string) { l.cur.Store(node) }
 
-func (l *awsLeader) event(node string, term uint64) Event {
-	return Event{Role: "leader", Term: term, NodeID: node, Leader: node, Valid: func() bool {
+func (l *awsLeader) event(node string, term uint64) cloud.Event {
+	return cloud.Event{Role: "leader", Term: term, NodeID: node, Leader: node, Valid: func() bool {
 		v, _ := l.cur.Load().(string)
 		return v == node
 	}}
 }
 
-func awsValidEvent(node string, term uint64) Event {
-	return Event{Role: "leader", Term: term, NodeID: node, Leader: node, Valid: func() bool { return true }}
+func awsValidEvent(node string, term uint64) cloud.Event {
+	return cloud.Event{Role: "leader", Term: term, NodeID: node, Leader: node, Valid: func() bool { return true }}
 }
 
-func awsMetrics() (*Metrics, *prometheus.Registry) {
+func awsMetrics() (*cloud.Metrics, *prometheus.Registry) {
 	reg := prometheus.NewRegistry()
-	m := NewMetrics(reg)
+	m := cloud.NewMetrics(reg)
 	metricsRegistry[m] = reg
 	return m, reg
 }
@@ -66,9 +68,9 @@ func awsMetrics() (*Metrics, *prometheus.Registry) {
 // metricsRegistry finds the registry of a *Metrics made by awsMetrics: the
 // series are unexported fields of package cloud, read here as Prometheus
 // exports them.
-var metricsRegistry = map[*Metrics]*prometheus.Registry{}
+var metricsRegistry = map[*cloud.Metrics]*prometheus.Registry{}
 
-func awsCounter(t *testing.T, m *Metrics, which, action string) float64 {
+func awsCounter(t *testing.T, m *cloud.Metrics, which, action string) float64 {
 	t.Helper()
 	name := map[string]string{
 		"failures": "lbhc_cloud_action_failures_total",

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/aws/smithy-go"
+
+	"github.com/lbhc/lbhc/cloud"
 )
 
 // AWSRetry is how an AWS action retries one API call. The SDK clients the
@@ -75,7 +77,7 @@ var awsRetryableCodes = map[string]bool{
 // awsRetryable reports whether err (from one attempt) is transient. parent
 // is the caller's context: once it is done nothing is retried.
 func awsRetryable(parent context.Context, err error) bool {
-	if err == nil || parent.Err() != nil || errors.Is(err, ErrNotLeader) {
+	if err == nil || parent.Err() != nil || errors.Is(err, cloud.ErrNotLeader) {
 		return false
 	}
 	var ae smithy.APIError
@@ -112,13 +114,13 @@ func awsErrCode(err error) string {
 // awsCall runs fn under policy p. When write is true, ev.Valid is asked
 // before every attempt and ErrNotLeader returned (without calling fn) once it
 // reports false. what names the call in logs and errors.
-func awsCall(ctx context.Context, p AWSRetry, log *slog.Logger, ev Event, write bool, what string, fn func(context.Context) error) error {
+func awsCall(ctx context.Context, p AWSRetry, log *slog.Logger, ev cloud.Event, write bool, what string, fn func(context.Context) error) error {
 	p = p.withDefaults()
 	wait := p.Interval
 	var err error
 	for attempt := 1; ; attempt++ {
 		if write && !awsValid(ev) {
-			return fmt.Errorf("%s: %w", what, ErrNotLeader)
+			return fmt.Errorf("%s: %w", what, cloud.ErrNotLeader)
 		}
 		actx, cancel := ctx, context.CancelFunc(func() {})
 		if p.AttemptTimeout > 0 {
@@ -148,7 +150,7 @@ func awsCall(ctx context.Context, p AWSRetry, log *slog.Logger, ev Event, write 
 }
 
 // awsValid is Event.Valid with a nil func meaning "not leading".
-func awsValid(ev Event) bool { return ev.Valid != nil && ev.Valid() }
+func awsValid(ev cloud.Event) bool { return ev.Valid != nil && ev.Valid() }
 
 // awsSleep waits d or until ctx ends.
 func awsSleep(ctx context.Context, d time.Duration) error {

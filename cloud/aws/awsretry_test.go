@@ -13,6 +13,8 @@ import (
 
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/lbhc/lbhc/cloud"
 )
 
 func awsHTTPErr(status int, err error) error {
@@ -39,7 +41,7 @@ func TestAWSRetryable(t *testing.T) {
 		{"reset", &net.OpError{Op: "read", Err: syscall.ECONNRESET}, true},
 		{"refused", syscall.ECONNREFUSED, true},
 		{"eof", io.ErrUnexpectedEOF, true},
-		{"not leader", fmt.Errorf("w: %w", ErrNotLeader), false},
+		{"not leader", fmt.Errorf("w: %w", cloud.ErrNotLeader), false},
 		{"plain", errors.New("bad input"), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,7 +95,7 @@ func TestAWSCall(t *testing.T) {
 		ev := valid
 		ev.Valid = func() bool { return false }
 		err := awsCall(context.Background(), p, log, ev, true, "X", func(context.Context) error { n++; return nil })
-		if n != 0 || !errors.Is(err, ErrNotLeader) {
+		if n != 0 || !errors.Is(err, cloud.ErrNotLeader) {
 			t.Fatalf("err=%v n=%d", err, n)
 		}
 	})

@@ -52,7 +52,7 @@ type EC2Route struct {
 	cfg    EC2RouteConfig
 	client EC2RouteAPI
 	log    *slog.Logger
-	m      *Metrics
+	m      *cloud.Metrics
 	st     *cloud.StatusBox
 	// known are tables found by discovery in earlier passes: a route that
 	// someone deleted no longer matches the discovery filter, but its table
@@ -61,7 +61,7 @@ type EC2Route struct {
 }
 
 // NewEC2Route returns the ec2-route action; zero fields of cfg get defaults.
-func NewEC2Route(cfg EC2RouteConfig, client EC2RouteAPI, log *slog.Logger, m *Metrics) *EC2Route {
+func NewEC2Route(cfg EC2RouteConfig, client EC2RouteAPI, log *slog.Logger, m *cloud.Metrics) *EC2Route {
 	actionDefaults(&cfg.Retry, &cfg.CheckInterval, &cfg.CheckTries)
 	m.Init("ec2-route")
 	return &EC2Route{cfg: cfg, client: client, log: log.With("action", "ec2-route"), m: m, st: cloud.NewStatusBox("ec2-route")}
@@ -71,24 +71,24 @@ func NewEC2Route(cfg EC2RouteConfig, client EC2RouteAPI, log *slog.Logger, m *Me
 func (a *EC2Route) Name() string { return "ec2-route" }
 
 // Status implements Action.
-func (a *EC2Route) Status() Status { return a.st.Get() }
+func (a *EC2Route) Status() cloud.Status { return a.st.Get() }
 
 func (a *EC2Route) shell() cloud.Shell {
 	return cloud.Shell{Name: "ec2-route", What: "ec2 routes", Prefix: "ec2-route", Log: a.log, M: a.m, St: a.st}
 }
 
 // Promote implements Action.
-func (a *EC2Route) Promote(ctx context.Context, ev Event) error {
+func (a *EC2Route) Promote(ctx context.Context, ev cloud.Event) error {
 	return a.shell().Promote(ctx, ev, a.ensure)
 }
 
 // Monitor implements Action.
-func (a *EC2Route) Monitor(ctx context.Context, ev Event) (bool, error) {
+func (a *EC2Route) Monitor(ctx context.Context, ev cloud.Event) (bool, error) {
 	return a.shell().Monitor(ctx, ev, a.ensure)
 }
 
 // Demote implements Action: the next leader replaces the routes.
-func (a *EC2Route) Demote(ctx context.Context, ev Event) error { return a.shell().Demote() }
+func (a *EC2Route) Demote(ctx context.Context, ev cloud.Event) error { return a.shell().Demote() }
 
 // ec2RouteFix is one route that does not point at our ENI.
 type ec2RouteFix struct {
@@ -98,7 +98,7 @@ type ec2RouteFix struct {
 	was    string
 }
 
-func (a *EC2Route) ensure(ctx context.Context, ev Event, log *slog.Logger) (changed bool, detail string, err error) {
+func (a *EC2Route) ensure(ctx context.Context, ev cloud.Event, log *slog.Logger) (changed bool, detail string, err error) {
 	dests := hostPrefixes(ev.VIPs)
 	if len(dests) == 0 {
 		return false, "", errors.New("no VIPs to route")
@@ -144,13 +144,13 @@ func (a *EC2Route) ensure(ctx context.Context, ev Event, log *slog.Logger) (chan
 		return changed, detail, nil
 	}
 	if !awsValid(ev) {
-		return changed, detail, fmt.Errorf("%d routes to fix: %w", len(fixes), ErrNotLeader)
+		return changed, detail, fmt.Errorf("%d routes to fix: %w", len(fixes), cloud.ErrNotLeader)
 	}
 	var errs []error
 	for _, f := range fixes {
 		log.Info("pointing route at this node", "table", f.table, "destination", f.dest, "was", f.was, "eni", a.cfg.ENIID)
 		if err := a.apply(ctx, ev, log, f); err != nil {
-			if errors.Is(err, ErrNotLeader) {
+			if errors.Is(err, cloud.ErrNotLeader) {
 				return true, detail, err
 			}
 			errs = append(errs, err)
@@ -180,7 +180,7 @@ func (a *EC2Route) ensure(ctx context.Context, ev Event, log *slog.Logger) (chan
 	}
 }
 
-func (a *EC2Route) apply(ctx context.Context, ev Event, log *slog.Logger, f ec2RouteFix) error {
+func (a *EC2Route) apply(ctx context.Context, ev cloud.Event, log *slog.Logger, f ec2RouteFix) error {
 	if f.create {
 		err := awsCall(ctx, a.cfg.Retry, log, ev, true, "CreateRoute "+f.table, func(ctx context.Context) error {
 			in := &ec2.CreateRouteInput{RouteTableId: aws.String(f.table), NetworkInterfaceId: aws.String(a.cfg.ENIID)}
@@ -210,7 +210,7 @@ func (a *EC2Route) apply(ctx context.Context, ev Event, log *slog.Logger, f ec2R
 	})
 }
 
-func (a *EC2Route) describeENI(ctx context.Context, ev Event, log *slog.Logger) (*ec2types.NetworkInterface, error) {
+func (a *EC2Route) describeENI(ctx context.Context, ev cloud.Event, log *slog.Logger) (*ec2types.NetworkInterface, error) {
 	var eni *ec2types.NetworkInterface
 	err := awsCall(ctx, a.cfg.Retry, log, ev, false, "DescribeNetworkInterfaces", func(ctx context.Context) error {
 		out, err := a.client.DescribeNetworkInterfaces(ctx, &ec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: []string{a.cfg.ENIID}})
@@ -227,7 +227,7 @@ func (a *EC2Route) describeENI(ctx context.Context, ev Event, log *slog.Logger) 
 }
 
 // tables returns the route tables to manage, all in vpc.
-func (a *EC2Route) tables(ctx context.Context, ev Event, log *slog.Logger, vpc string, dests []netip.Prefix) ([]ec2types.RouteTable, error) {
+func (a *EC2Route) tables(ctx context.Context, ev cloud.Event, log *slog.Logger, vpc string, dests []netip.Prefix) ([]ec2types.RouteTable, error) {
 	if len(a.cfg.RouteTables) > 0 {
 		tables, err := a.describe(ctx, ev, log, &ec2.DescribeRouteTablesInput{RouteTableIds: a.cfg.RouteTables})
 		if err != nil {
@@ -288,7 +288,7 @@ func (a *EC2Route) tables(ctx context.Context, ev Event, log *slog.Logger, vpc s
 }
 
 // describe runs DescribeRouteTables through all pages.
-func (a *EC2Route) describe(ctx context.Context, ev Event, log *slog.Logger, in *ec2.DescribeRouteTablesInput) ([]ec2types.RouteTable, error) {
+func (a *EC2Route) describe(ctx context.Context, ev cloud.Event, log *slog.Logger, in *ec2.DescribeRouteTablesInput) ([]ec2types.RouteTable, error) {
 	var all []ec2types.RouteTable
 	for page := 0; page < 100; page++ { // 100 pages of up to 1000 tables: a bound, not a limit anyone meets
 		var out *ec2.DescribeRouteTablesOutput

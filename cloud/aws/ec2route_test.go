@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/lbhc/lbhc/cloud"
 	"github.com/lbhc/lbhc/cloud/cloudtest"
 )
 
@@ -36,15 +37,15 @@ func newEC2Fixture(t *testing.T) *cloudtest.EC2 {
 	return f
 }
 
-func newEC2RouteAction(t *testing.T, f *cloudtest.EC2, cfg EC2RouteConfig, m *Metrics) *EC2Route {
+func newEC2RouteAction(t *testing.T, f *cloudtest.EC2, cfg EC2RouteConfig, m *cloud.Metrics) *EC2Route {
 	t.Helper()
 	cfg.Retry = awsTestRetry
 	cfg.CheckInterval, cfg.CheckTries = 5*time.Millisecond, 3
 	return NewEC2Route(cfg, NewAWSEC2Client(awsTestConfig(f.URL())), awsTestLog(t), m)
 }
 
-func ec2Event(node string, term uint64, valid func() bool) Event {
-	return Event{Role: "leader", Term: term, NodeID: node, VIPs: []netip.Prefix{netip.MustParsePrefix("192.168.100.10/24")}, Valid: valid}
+func ec2Event(node string, term uint64, valid func() bool) cloud.Event {
+	return cloud.Event{Role: "leader", Term: term, NodeID: node, VIPs: []netip.Prefix{netip.MustParsePrefix("192.168.100.10/24")}, Valid: valid}
 }
 
 func alwaysValid() bool { return true }
@@ -245,7 +246,7 @@ func TestEC2RouteDeadlinePassedNoWrite(t *testing.T) {
 	f := newEC2Fixture(t)
 	a := newEC2RouteAction(t, f, EC2RouteConfig{VPCID: "vpc-1", ENIID: "eni-a", DisableSourceDestCheck: true}, nil)
 	err := a.Promote(context.Background(), ec2Event("a", 1, func() bool { return false }))
-	if !errors.Is(err, ErrNotLeader) {
+	if !errors.Is(err, cloud.ErrNotLeader) {
 		t.Fatalf("err = %v, want ErrNotLeader", err)
 	}
 	if w := f.Writes(); len(w) != 0 {

@@ -38,12 +38,12 @@ type EIP struct {
 	cfg    EIPConfig
 	client EIPAPI
 	log    *slog.Logger
-	m      *Metrics
+	m      *cloud.Metrics
 	st     *cloud.StatusBox
 }
 
 // NewEIP returns the eip action; zero fields of cfg get defaults.
-func NewEIP(cfg EIPConfig, client EIPAPI, log *slog.Logger, m *Metrics) *EIP {
+func NewEIP(cfg EIPConfig, client EIPAPI, log *slog.Logger, m *cloud.Metrics) *EIP {
 	actionDefaults(&cfg.Retry, &cfg.CheckInterval, &cfg.CheckTries)
 	m.Init("eip")
 	return &EIP{cfg: cfg, client: client, log: log.With("action", "eip"), m: m, st: cloud.NewStatusBox("eip")}
@@ -53,7 +53,7 @@ func NewEIP(cfg EIPConfig, client EIPAPI, log *slog.Logger, m *Metrics) *EIP {
 func (a *EIP) Name() string { return "eip" }
 
 // Status implements Action.
-func (a *EIP) Status() Status { return a.st.Get() }
+func (a *EIP) Status() cloud.Status { return a.st.Get() }
 
 func (a *EIP) detail() string {
 	d := a.cfg.AllocationID + " -> " + a.cfg.ENIID
@@ -67,25 +67,25 @@ func (a *EIP) shell() cloud.Shell {
 	return cloud.Shell{Name: "eip", What: "elastic IP", Prefix: "eip " + a.cfg.AllocationID, Log: a.log, M: a.m, St: a.st}
 }
 
-func (a *EIP) ensureDetail(ctx context.Context, ev Event, log *slog.Logger) (bool, string, error) {
+func (a *EIP) ensureDetail(ctx context.Context, ev cloud.Event, log *slog.Logger) (bool, string, error) {
 	changed, err := a.ensure(ctx, ev, log)
 	return changed, a.detail(), err
 }
 
 // Promote implements Action.
-func (a *EIP) Promote(ctx context.Context, ev Event) error {
+func (a *EIP) Promote(ctx context.Context, ev cloud.Event) error {
 	return a.shell().Promote(ctx, ev, a.ensureDetail)
 }
 
 // Monitor implements Action.
-func (a *EIP) Monitor(ctx context.Context, ev Event) (bool, error) {
+func (a *EIP) Monitor(ctx context.Context, ev cloud.Event) (bool, error) {
 	return a.shell().Monitor(ctx, ev, a.ensureDetail)
 }
 
 // Demote implements Action: the next leader reassociates the address.
-func (a *EIP) Demote(ctx context.Context, ev Event) error { return a.shell().Demote() }
+func (a *EIP) Demote(ctx context.Context, ev cloud.Event) error { return a.shell().Demote() }
 
-func (a *EIP) ensure(ctx context.Context, ev Event, log *slog.Logger) (bool, error) {
+func (a *EIP) ensure(ctx context.Context, ev cloud.Event, log *slog.Logger) (bool, error) {
 	if a.cfg.ENIID == "" {
 		return false, errors.New("no network interface id (set --aws-eni-id or run on EC2)")
 	}
@@ -97,7 +97,7 @@ func (a *EIP) ensure(ctx context.Context, ev Event, log *slog.Logger) (bool, err
 		return false, nil
 	}
 	if !awsValid(ev) {
-		return false, fmt.Errorf("address is on %q: %w", aws.ToString(addr.NetworkInterfaceId), ErrNotLeader)
+		return false, fmt.Errorf("address is on %q: %w", aws.ToString(addr.NetworkInterfaceId), cloud.ErrNotLeader)
 	}
 	log.Info("elastic IP not associated here; associating", "allocation", a.cfg.AllocationID,
 		"public_ip", aws.ToString(addr.PublicIp), "was", aws.ToString(addr.NetworkInterfaceId)+" "+aws.ToString(addr.PrivateIpAddress))
@@ -140,7 +140,7 @@ func (a *EIP) ours(addr *ec2types.Address) bool {
 	return !a.cfg.PrivateIP.IsValid() || aws.ToString(addr.PrivateIpAddress) == a.cfg.PrivateIP.String()
 }
 
-func (a *EIP) describe(ctx context.Context, ev Event, log *slog.Logger) (*ec2types.Address, error) {
+func (a *EIP) describe(ctx context.Context, ev cloud.Event, log *slog.Logger) (*ec2types.Address, error) {
 	var addr *ec2types.Address
 	err := awsCall(ctx, a.cfg.Retry, log, ev, false, "DescribeAddresses", func(ctx context.Context) error {
 		out, err := a.client.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{AllocationIds: []string{a.cfg.AllocationID}})

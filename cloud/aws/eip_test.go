@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbhc/lbhc/cloud"
 	"github.com/lbhc/lbhc/cloud/cloudtest"
 )
 
@@ -22,7 +23,7 @@ func newEIPFixture(t *testing.T) *cloudtest.EC2 {
 	return f
 }
 
-func newEIPAction(t *testing.T, f *cloudtest.EC2, eni, ip string, m *Metrics) *EIP {
+func newEIPAction(t *testing.T, f *cloudtest.EC2, eni, ip string, m *cloud.Metrics) *EIP {
 	t.Helper()
 	cfg := EIPConfig{AllocationID: "eipalloc-1", ENIID: eni, Retry: awsTestRetry, CheckInterval: 5 * time.Millisecond, CheckTries: 3}
 	if ip != "" {
@@ -135,7 +136,7 @@ func TestEIPDeadlinePassedNoWrite(t *testing.T) {
 	a := newEIPAction(t, f, "eni-a", "", nil)
 	ev := awsValidEvent("a", 1)
 	ev.Valid = func() bool { return false }
-	if err := a.Promote(context.Background(), ev); !errors.Is(err, ErrNotLeader) {
+	if err := a.Promote(context.Background(), ev); !errors.Is(err, cloud.ErrNotLeader) {
 		t.Fatalf("err = %v, want ErrNotLeader", err)
 	}
 	if n := f.Faults.Calls("AssociateAddress"); n != 0 {

@@ -51,12 +51,12 @@ type Route53 struct {
 	cfg    Route53Config
 	client Route53API
 	log    *slog.Logger
-	m      *Metrics
+	m      *cloud.Metrics
 	st     *cloud.StatusBox
 }
 
 // NewRoute53 returns the Route53 action; zero fields of cfg get defaults.
-func NewRoute53(cfg Route53Config, client Route53API, log *slog.Logger, m *Metrics) *Route53 {
+func NewRoute53(cfg Route53Config, client Route53API, log *slog.Logger, m *cloud.Metrics) *Route53 {
 	if cfg.TTL <= 0 {
 		cfg.TTL = 10 * time.Second
 	}
@@ -77,7 +77,7 @@ func NewRoute53(cfg Route53Config, client Route53API, log *slog.Logger, m *Metri
 func (a *Route53) Name() string { return "route53" }
 
 // Status implements Action.
-func (a *Route53) Status() Status { return a.st.Get() }
+func (a *Route53) Status() cloud.Status { return a.st.Get() }
 
 func (a *Route53) rrType() r53types.RRType {
 	if a.cfg.Address.Is4() || a.cfg.Address.Is4In6() {
@@ -96,27 +96,27 @@ func (a *Route53) shell() cloud.Shell {
 	return cloud.Shell{Name: "route53", What: "route53 record", Prefix: "route53 " + a.cfg.Record, Log: a.log, M: a.m, St: a.st}
 }
 
-func (a *Route53) ensureDetail(ctx context.Context, ev Event, log *slog.Logger) (bool, string, error) {
+func (a *Route53) ensureDetail(ctx context.Context, ev cloud.Event, log *slog.Logger) (bool, string, error) {
 	changed, err := a.ensure(ctx, ev, log)
 	return changed, a.detail(), err
 }
 
 // Promote implements Action: read, UPSERT when wrong, wait for INSYNC, read back.
-func (a *Route53) Promote(ctx context.Context, ev Event) error {
+func (a *Route53) Promote(ctx context.Context, ev cloud.Event) error {
 	return a.shell().Promote(ctx, ev, a.ensureDetail)
 }
 
 // Monitor implements Action: compare the record with our address and repair.
-func (a *Route53) Monitor(ctx context.Context, ev Event) (bool, error) {
+func (a *Route53) Monitor(ctx context.Context, ev cloud.Event) (bool, error) {
 	return a.shell().Monitor(ctx, ev, a.ensureDetail)
 }
 
 // Demote implements Action. The record is left alone: the next leader
 // overwrites it, and deleting it would leave clients with no answer at all.
-func (a *Route53) Demote(ctx context.Context, ev Event) error { return a.shell().Demote() }
+func (a *Route53) Demote(ctx context.Context, ev cloud.Event) error { return a.shell().Demote() }
 
 // ensure makes the record point at us. changed reports whether it wrote.
-func (a *Route53) ensure(ctx context.Context, ev Event, log *slog.Logger) (changed bool, err error) {
+func (a *Route53) ensure(ctx context.Context, ev cloud.Event, log *slog.Logger) (changed bool, err error) {
 	cur, err := a.read(ctx, ev, log)
 	if err != nil {
 		return false, err
@@ -125,7 +125,7 @@ func (a *Route53) ensure(ctx context.Context, ev Event, log *slog.Logger) (chang
 		return false, nil
 	}
 	if !awsValid(ev) {
-		return false, fmt.Errorf("record reads %s: %w", describeRRSet(cur), ErrNotLeader)
+		return false, fmt.Errorf("record reads %s: %w", describeRRSet(cur), cloud.ErrNotLeader)
 	}
 	log.Info("route53 record does not point here; updating", "record", a.cfg.Record, "current", describeRRSet(cur), "want", a.want())
 	var changeID string
@@ -164,7 +164,7 @@ func (a *Route53) ensure(ctx context.Context, ev Event, log *slog.Logger) (chang
 	}
 }
 
-func (a *Route53) upsertInput(ev Event) *route53.ChangeResourceRecordSetsInput {
+func (a *Route53) upsertInput(ev cloud.Event) *route53.ChangeResourceRecordSetsInput {
 	return &route53.ChangeResourceRecordSetsInput{
 		HostedZoneId: aws.String(a.cfg.ZoneID),
 		ChangeBatch: &r53types.ChangeBatch{
@@ -183,7 +183,7 @@ func (a *Route53) upsertInput(ev Event) *route53.ChangeResourceRecordSetsInput {
 }
 
 // waitInsync polls GetChange until the change is INSYNC.
-func (a *Route53) waitInsync(ctx context.Context, ev Event, log *slog.Logger, id string) error {
+func (a *Route53) waitInsync(ctx context.Context, ev cloud.Event, log *slog.Logger, id string) error {
 	status := ""
 	for i := 1; ; i++ {
 		err := awsCall(ctx, a.cfg.Retry, log, ev, false, "GetChange", func(ctx context.Context) error {
@@ -213,7 +213,7 @@ func (a *Route53) waitInsync(ctx context.Context, ev Event, log *slog.Logger, id
 }
 
 // read returns the simple-routing record set of our name and type, or nil.
-func (a *Route53) read(ctx context.Context, ev Event, log *slog.Logger) (*r53types.ResourceRecordSet, error) {
+func (a *Route53) read(ctx context.Context, ev cloud.Event, log *slog.Logger) (*r53types.ResourceRecordSet, error) {
 	var found *r53types.ResourceRecordSet
 	err := awsCall(ctx, a.cfg.Retry, log, ev, false, "ListResourceRecordSets", func(ctx context.Context) error {
 		out, err := a.client.ListResourceRecordSets(ctx, &route53.ListResourceRecordSetsInput{

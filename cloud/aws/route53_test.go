@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbhc/lbhc/cloud"
 	"github.com/lbhc/lbhc/cloud/cloudtest"
 )
 
@@ -23,7 +24,7 @@ func newR53Fixture(t *testing.T) *cloudtest.Route53 {
 	return f
 }
 
-func newR53Action(t *testing.T, f *cloudtest.Route53, addr string, m *Metrics) *Route53 {
+func newR53Action(t *testing.T, f *cloudtest.Route53, addr string, m *cloud.Metrics) *Route53 {
 	t.Helper()
 	return NewRoute53(Route53Config{
 		ZoneID:        "/hostedzone/" + r53Zone,
@@ -255,7 +256,7 @@ func TestRoute53DeadlinePassedNoWrite(t *testing.T) {
 		ev := awsValidEvent("a", 4)
 		ev.Valid = func() bool { return false }
 		err := a.Promote(context.Background(), ev)
-		if !errors.Is(err, ErrNotLeader) {
+		if !errors.Is(err, cloud.ErrNotLeader) {
 			t.Fatalf("err = %v, want ErrNotLeader", err)
 		}
 		if n := f.Faults.Calls("ChangeResourceRecordSets"); n != 0 {
@@ -274,7 +275,7 @@ func TestRoute53DeadlinePassedNoWrite(t *testing.T) {
 		ev := awsValidEvent("a", 4)
 		ev.Valid = func() bool { mu.Lock(); defer mu.Unlock(); asked++; return asked <= 2 } // the pre-check and the first attempt
 		err := a.Promote(context.Background(), ev)
-		if !errors.Is(err, ErrNotLeader) {
+		if !errors.Is(err, cloud.ErrNotLeader) {
 			t.Fatalf("err = %v, want ErrNotLeader", err)
 		}
 		if n := f.Faults.Calls("ChangeResourceRecordSets"); n != 1 {
@@ -287,7 +288,7 @@ func TestRoute53DeadlinePassedNoWrite(t *testing.T) {
 	t.Run("nil Valid", func(t *testing.T) {
 		f := newR53Fixture(t)
 		a := newR53Action(t, f, "10.0.1.10", nil)
-		if err := a.Promote(context.Background(), Event{Term: 1}); !errors.Is(err, ErrNotLeader) {
+		if err := a.Promote(context.Background(), cloud.Event{Term: 1}); !errors.Is(err, cloud.ErrNotLeader) {
 			t.Fatalf("err = %v, want ErrNotLeader", err)
 		}
 	})

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/lbhc/lbhc/cloud"
 )
 
 // azureEventsAPIVersion is the Scheduled Events API version lbhc asks for;
@@ -55,8 +57,8 @@ var azureDisruptive = map[string]bool{"Freeze": true, "Reboot": true, "Redeploy"
 // AzureNoticesFor selects the events of doc that affect the VM named vm
 // (Resources compare case-insensitively, as Azure resource names do).
 // Events for other VMs of the availability set or scale set are ignored.
-func AzureNoticesFor(doc AzureScheduledEvents, vm string) PlatformNotices {
-	var out PlatformNotices
+func AzureNoticesFor(doc AzureScheduledEvents, vm string) cloud.PlatformNotices {
+	var out cloud.PlatformNotices
 	for _, ev := range doc.Events {
 		if !azureDisruptive[ev.EventType] || ev.EventID == "" {
 			continue
@@ -71,7 +73,7 @@ func AzureNoticesFor(doc AzureScheduledEvents, vm string) PlatformNotices {
 		if !mine {
 			continue
 		}
-		n := PlatformNotice{Source: "azure-scheduled-events", ID: ev.EventID, Type: ev.EventType, Ackable: true}
+		n := cloud.PlatformNotice{Source: "azure-scheduled-events", ID: ev.EventID, Type: ev.EventType, Ackable: true}
 		if t, err := time.Parse(time.RFC1123, ev.NotBefore); err == nil {
 			n.NotBefore = t
 		}
@@ -121,37 +123,37 @@ func (w *AzureEventsWatcher) httpClient() *http.Client {
 // Watch polls until ctx ends, sending the notices for this VM whenever
 // they change. The first request also switches the service on for the VM
 // (Azure then delivers events to it; that first answer may be slow).
-func (w *AzureEventsWatcher) Watch(ctx context.Context, out chan<- PlatformNotices) {
+func (w *AzureEventsWatcher) Watch(ctx context.Context, out chan<- cloud.PlatformNotices) {
 	log := w.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	pollNotices(ctx, log, w.Interval, w.poll, out)
+	cloud.PollNotices(ctx, log, w.Interval, w.poll, out)
 }
 
 // poll fetches the document; changed is false when DocumentIncarnation is
 // the one already handled, so an event is acted on once.
-func (w *AzureEventsWatcher) poll(ctx context.Context) (PlatformNotices, bool, error) {
+func (w *AzureEventsWatcher) poll(ctx context.Context) (cloud.PlatformNotices, bool, error) {
 	if w.VMName == "" {
 		inst, err := (&AzureIMDS{Endpoint: w.Endpoint, Client: w.httpClient(), Attempts: 1}).Instance(ctx)
 		if err != nil {
-			return PlatformNotices{}, false, fmt.Errorf("learning this VM's name: %w", err)
+			return cloud.PlatformNotices{}, false, fmt.Errorf("learning this VM's name: %w", err)
 		}
 		if inst.Name == "" {
-			return PlatformNotices{}, false, fmt.Errorf("instance metadata has no compute.name")
+			return cloud.PlatformNotices{}, false, fmt.Errorf("instance metadata has no compute.name")
 		}
 		w.VMName = inst.Name
 	}
 	body, _, err := azureIMDSGet(ctx, w.httpClient(), w.url())
 	if err != nil {
-		return PlatformNotices{}, false, fmt.Errorf("scheduled events: %w", err)
+		return cloud.PlatformNotices{}, false, fmt.Errorf("scheduled events: %w", err)
 	}
 	doc, err := ParseAzureScheduledEvents(body)
 	if err != nil {
-		return PlatformNotices{}, false, err
+		return cloud.PlatformNotices{}, false, err
 	}
 	if w.seen && doc.DocumentIncarnation == w.incarnation {
-		return PlatformNotices{}, false, nil
+		return cloud.PlatformNotices{}, false, nil
 	}
 	w.seen, w.incarnation = true, doc.DocumentIncarnation
 	return AzureNoticesFor(doc, w.VMName), true, nil

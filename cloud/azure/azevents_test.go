@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lbhc/lbhc/cloud"
 	"github.com/lbhc/lbhc/cloud/cloudtest"
 )
 
@@ -61,13 +62,13 @@ func TestAzureNoticesFor(t *testing.T) {
 	}
 }
 
-func newAzureEventsFixture(t *testing.T) (*cloudtest.AzureIMDS, *AzureEventsWatcher, chan PlatformNotices) {
+func newAzureEventsFixture(t *testing.T) (*cloudtest.AzureIMDS, *AzureEventsWatcher, chan cloud.PlatformNotices) {
 	t.Helper()
 	f := cloudtest.NewAzureIMDS(cloudtest.AzureInstanceData{Name: "vm-a", Location: "westeurope", SubscriptionID: "sub",
 		ResourceGroup: "rg", PrivateIPs: []string{"10.0.0.4"}})
 	t.Cleanup(f.Close)
 	w := &AzureEventsWatcher{Endpoint: f.URL(), Interval: 20 * time.Millisecond}
-	ch := make(chan PlatformNotices, 8)
+	ch := make(chan cloud.PlatformNotices, 8)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); w.Watch(ctx, ch) }()
@@ -75,7 +76,7 @@ func newAzureEventsFixture(t *testing.T) (*cloudtest.AzureIMDS, *AzureEventsWatc
 	return f, w, ch
 }
 
-func recvNotices(t *testing.T, ch chan PlatformNotices) PlatformNotices {
+func recvNotices(t *testing.T, ch chan cloud.PlatformNotices) cloud.PlatformNotices {
 	t.Helper()
 	select {
 	case n := <-ch:
@@ -83,7 +84,7 @@ func recvNotices(t *testing.T, ch chan PlatformNotices) PlatformNotices {
 	case <-time.After(2 * time.Second):
 		t.Fatal("no notices sent")
 	}
-	return PlatformNotices{}
+	return cloud.PlatformNotices{}
 }
 
 func TestAzureEventsWatcherAgainstFake(t *testing.T) {

@@ -16,6 +16,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v6"
+
+	"github.com/lbhc/lbhc/cloud"
 )
 
 // AzureRouteActionName is the azure-route action's name in logs, metrics
@@ -56,14 +58,14 @@ type AzureRoute struct {
 	cfg     AzureRouteConfig
 	clients map[string]*azureRoutes // by subscription ID
 	log     *slog.Logger
-	m       *Metrics
+	m       *cloud.Metrics
 
 	mu     sync.Mutex
-	status Status
+	status cloud.Status
 }
 
 // NewAzureRoute builds the action; it makes no network calls.
-func NewAzureRoute(cfg AzureRouteConfig, log *slog.Logger, m *Metrics) (*AzureRoute, error) {
+func NewAzureRoute(cfg AzureRouteConfig, log *slog.Logger, m *cloud.Metrics) (*AzureRoute, error) {
 	if len(cfg.Tables) == 0 {
 		return nil, errors.New("azure-route: no route table configured")
 	}
@@ -103,7 +105,7 @@ func NewAzureRoute(cfg AzureRouteConfig, log *slog.Logger, m *Metrics) (*AzureRo
 		clients: map[string]*azureRoutes{},
 		log:     log.With("action", AzureRouteActionName),
 		m:       m,
-		status:  Status{Name: AzureRouteActionName, State: "idle"},
+		status:  cloud.Status{Name: AzureRouteActionName, State: "idle"},
 	}
 	for _, t := range cfg.Tables {
 		key := strings.ToLower(t.SubscriptionID)
@@ -133,7 +135,7 @@ type azureRoutes struct {
 func (a *AzureRoute) Name() string { return AzureRouteActionName }
 
 // Status implements Action.
-func (a *AzureRoute) Status() Status {
+func (a *AzureRoute) Status() cloud.Status {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.status
@@ -184,8 +186,8 @@ func (a *AzureRoute) targets(vips []netip.Prefix) ([]azureTarget, error) {
 }
 
 // Promote implements Action.
-func (a *AzureRoute) Promote(ctx context.Context, ev Event) (err error) {
-	done := a.m.Track(AzureRouteActionName, OpPromote)
+func (a *AzureRoute) Promote(ctx context.Context, ev cloud.Event) (err error) {
+	done := a.m.Track(AzureRouteActionName, cloud.OpPromote)
 	defer func() { done(err) }()
 	log := a.log.With("term", ev.Term)
 	targets, err := a.targets(ev.VIPs)
@@ -215,8 +217,8 @@ func (a *AzureRoute) Promote(ctx context.Context, ev Event) (err error) {
 
 // Monitor implements Action: one read per route; a route that drifted is
 // rewritten (one attempt; the next monitor round tries again).
-func (a *AzureRoute) Monitor(ctx context.Context, ev Event) (repaired bool, err error) {
-	done := a.m.Track(AzureRouteActionName, OpMonitor)
+func (a *AzureRoute) Monitor(ctx context.Context, ev cloud.Event) (repaired bool, err error) {
+	done := a.m.Track(AzureRouteActionName, cloud.OpMonitor)
 	defer func() { done(err) }()
 	log := a.log.With("term", ev.Term)
 	targets, err := a.targets(ev.VIPs)
@@ -250,7 +252,7 @@ func (a *AzureRoute) Monitor(ctx context.Context, ev Event) (repaired bool, err 
 
 // Demote implements Action. Routes are left in place: the next leader
 // overwrites them, and deleting them would black-hole the VIP until then.
-func (a *AzureRoute) Demote(ctx context.Context, ev Event) error {
+func (a *AzureRoute) Demote(ctx context.Context, ev cloud.Event) error {
 	a.setStatus("idle", "not leading", nil)
 	a.m.SetVerified(AzureRouteActionName, false)
 	return nil
@@ -264,7 +266,7 @@ func (a *AzureRoute) fail(log *slog.Logger, err error) {
 
 // ensure makes one route right, trying up to attempts times; wrote reports
 // whether it had to write.
-func (a *AzureRoute) ensure(ctx context.Context, log *slog.Logger, ev Event, t azureTarget, attempts int) (wrote bool, err error) {
+func (a *AzureRoute) ensure(ctx context.Context, log *slog.Logger, ev cloud.Event, t azureTarget, attempts int) (wrote bool, err error) {
 	backoff := a.cfg.Backoff
 	for i := 0; i < attempts; i++ {
 		if i > 0 {
@@ -286,7 +288,7 @@ func (a *AzureRoute) ensure(ctx context.Context, log *slog.Logger, ev Event, t a
 	return wrote, err
 }
 
-func (a *AzureRoute) ensureOnce(ctx context.Context, log *slog.Logger, ev Event, t azureTarget) (wrote bool, err error) {
+func (a *AzureRoute) ensureOnce(ctx context.Context, log *slog.Logger, ev cloud.Event, t azureTarget) (wrote bool, err error) {
 	client := a.clients[strings.ToLower(t.table.SubscriptionID)]
 	cur, found, err := a.get(ctx, client, t)
 	if err != nil {
@@ -303,7 +305,7 @@ func (a *AzureRoute) ensureOnce(ctx context.Context, log *slog.Logger, ev Event,
 		log.Info("azure route missing; creating", "route", t.String())
 	}
 	if ev.Valid != nil && !ev.Valid() {
-		return false, ErrNotLeader
+		return false, cloud.ErrNotLeader
 	}
 	hop := armnetwork.RouteNextHopTypeVirtualAppliance
 	route := armnetwork.Route{Properties: &armnetwork.RoutePropertiesFormat{

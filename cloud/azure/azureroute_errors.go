@@ -7,11 +7,13 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/lbhc/lbhc/cloud"
 )
 
 // azureRetriable reports whether another attempt may succeed.
 func azureRetriable(err error) bool {
-	if errors.Is(err, ErrNotLeader) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, cloud.ErrNotLeader) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
 	var re *azcore.ResponseError
@@ -53,6 +55,6 @@ func (azureValidPolicy) Do(req *policy.Request) (*http.Response, error) {
 // retry policy (which looks for a NonRetriable method).
 type azureNotLeaderError struct{}
 
-func (azureNotLeaderError) Error() string { return ErrNotLeader.Error() }
-func (azureNotLeaderError) Unwrap() error { return ErrNotLeader }
+func (azureNotLeaderError) Error() string { return cloud.ErrNotLeader.Error() }
+func (azureNotLeaderError) Unwrap() error { return cloud.ErrNotLeader }
 func (azureNotLeaderError) NonRetriable() {}

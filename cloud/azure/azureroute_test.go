@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/lbhc/lbhc/cloud"
 	"github.com/lbhc/lbhc/cloud/cloudtest"
 )
 
@@ -70,7 +71,7 @@ func azLog(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-func azNew(t *testing.T, cfg AzureRouteConfig, m *Metrics) *AzureRoute {
+func azNew(t *testing.T, cfg AzureRouteConfig, m *cloud.Metrics) *AzureRoute {
 	t.Helper()
 	a, err := NewAzureRoute(cfg, azLog(t), m)
 	if err != nil {
@@ -79,11 +80,11 @@ func azNew(t *testing.T, cfg AzureRouteConfig, m *Metrics) *AzureRoute {
 	return a
 }
 
-func azEvent(node string, term uint64, valid func() bool, vips ...netip.Prefix) Event {
+func azEvent(node string, term uint64, valid func() bool, vips ...netip.Prefix) cloud.Event {
 	if len(vips) == 0 {
 		vips = []netip.Prefix{azVIP}
 	}
-	return Event{Role: "leader", Term: term, NodeID: node, Leader: node, VIPs: vips, Valid: valid}
+	return cloud.Event{Role: "leader", Term: term, NodeID: node, Leader: node, VIPs: vips, Valid: valid}
 }
 
 func azValid() bool { return true }
@@ -102,9 +103,9 @@ func azWant(t *testing.T, f *cloudtest.AzureARM, table AzureRouteTable, name, pr
 	}
 }
 
-func azMetrics() (*Metrics, *prometheus.Registry) {
+func azMetrics() (*cloud.Metrics, *prometheus.Registry) {
 	reg := prometheus.NewRegistry()
-	return NewMetrics(reg), reg
+	return cloud.NewMetrics(reg), reg
 }
 
 // azGauge reads one lbhc_cloud_action_* series for action azure-route.
@@ -465,10 +466,10 @@ func TestAzureRouteDeadlinePassedNoWrite(t *testing.T) {
 		AddressPrefix: "10.0.0.5/32", NextHopType: "VirtualAppliance", NextHopIPAddress: azHopB.String()})
 	a := azNew(t, azConfig(f, azHopA, azTable1), nil)
 	ev := azEvent("a", 4, func() bool { return false })
-	if err := a.Promote(context.Background(), ev); !errors.Is(err, ErrNotLeader) {
+	if err := a.Promote(context.Background(), ev); !errors.Is(err, cloud.ErrNotLeader) {
 		t.Fatalf("Promote err = %v, want ErrNotLeader", err)
 	}
-	if _, err := a.Monitor(context.Background(), ev); !errors.Is(err, ErrNotLeader) {
+	if _, err := a.Monitor(context.Background(), ev); !errors.Is(err, cloud.ErrNotLeader) {
 		t.Fatalf("Monitor err = %v, want ErrNotLeader", err)
 	}
 	if n := f.Count(http.MethodPut); n != 0 {
@@ -487,7 +488,7 @@ func TestAzureRouteDeadlinePassesDuringSDKRetry(t *testing.T) {
 	deadline := time.Now().Add(500 * time.Millisecond)
 	ev := azEvent("a", 5, func() bool { return time.Now().Before(deadline) })
 	err := a.Promote(context.Background(), ev)
-	if !errors.Is(err, ErrNotLeader) {
+	if !errors.Is(err, cloud.ErrNotLeader) {
 		t.Fatalf("err = %v, want ErrNotLeader", err)
 	}
 	if n := f.Count(http.MethodPut); n != 1 {
@@ -512,14 +513,14 @@ func TestAzureRouteTwoAgentsRacing(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() { errc <- b.Promote(context.Background(), evB) }()
 	for i := 0; i < 5; i++ {
-		if _, err := a.Monitor(context.Background(), evA); err != nil && !errors.Is(err, ErrNotLeader) {
+		if _, err := a.Monitor(context.Background(), evA); err != nil && !errors.Is(err, cloud.ErrNotLeader) {
 			t.Errorf("A monitor: %v", err)
 		}
 	}
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Monitor(context.Background(), evA); !errors.Is(err, ErrNotLeader) {
+	if _, err := a.Monitor(context.Background(), evA); !errors.Is(err, cloud.ErrNotLeader) {
 		t.Errorf("A monitor after B leads: %v, want ErrNotLeader", err)
 	}
 	for _, tb := range []AzureRouteTable{azTable1, azTable2} {
@@ -562,7 +563,7 @@ func TestAzureRouteDemote(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := len(f.Requests())
-	if err := a.Demote(context.Background(), Event{Role: "follower", Term: 1, NodeID: "a"}); err != nil {
+	if err := a.Demote(context.Background(), cloud.Event{Role: "follower", Term: 1, NodeID: "a"}); err != nil {
 		t.Fatal(err)
 	}
 	if len(f.Requests()) != n {

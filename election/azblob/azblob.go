@@ -13,6 +13,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+
+	"github.com/lbhc/lbhc/configerr"
+	"github.com/lbhc/lbhc/election"
 )
 
 // Azure lease modes (--azure-lease-mode).
@@ -77,14 +80,14 @@ func (c AzureConfig) Validate(ttl time.Duration) error {
 	switch c.Mode {
 	case "", AzureModeNative:
 		if ttl < azureMinLease || ttl > azureMaxLease || ttl%time.Second != 0 {
-			return cfgErr("lease-ttl", "%s is not possible with --azure-lease-mode native: an Azure blob lease lasts a whole number of seconds from 15s to 60s (use --azure-lease-mode record for shorter leases)", ttl)
+			return configerr.New("lease-ttl", "%s is not possible with --azure-lease-mode native: an Azure blob lease lasts a whole number of seconds from 15s to 60s (use --azure-lease-mode record for shorter leases)", ttl)
 		}
 	case AzureModeRecord:
 		if ttl <= 0 {
-			return cfgErr("lease-ttl", "must be positive, got %s", ttl)
+			return configerr.New("lease-ttl", "must be positive, got %s", ttl)
 		}
 	default:
-		return cfgErr("azure-lease-mode", "%q is not one of native, record", c.Mode)
+		return configerr.New("azure-lease-mode", "%q is not one of native, record", c.Mode)
 	}
 	if _, err := c.auth(); err != nil {
 		return err
@@ -112,32 +115,32 @@ func (c AzureConfig) auth() (azAuthKind, error) {
 			{"azure-storage-account", c.Account}, {"azure-storage-key", c.Key}, {"azure-blob-endpoint", c.Endpoint},
 		} {
 			if o.v != "" {
-				return 0, cfgErr("azure-connection-string", "cannot be combined with --%s: the connection string already names the account and its credential", o.flag)
+				return 0, configerr.New("azure-connection-string", "cannot be combined with --%s: the connection string already names the account and its credential", o.flag)
 			}
 		}
 		return azAuthConnString, nil
 	}
 	if c.Account != "" && !validAccount(c.Account) {
-		return 0, cfgErr("azure-storage-account", "%q is not a storage account name (3-24 lowercase letters and digits)", c.Account)
+		return 0, configerr.New("azure-storage-account", "%q is not a storage account name (3-24 lowercase letters and digits)", c.Account)
 	}
 	if c.Endpoint != "" {
 		u, err := url.Parse(c.Endpoint)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" {
 			// The endpoint is not echoed: a pasted SAS URL would leak its token.
-			return 0, cfgErr("azure-blob-endpoint", "must be an http(s) URL of a blob service without a query, e.g. https://ACCOUNT.blob.core.windows.net/")
+			return 0, configerr.New("azure-blob-endpoint", "must be an http(s) URL of a blob service without a query, e.g. https://ACCOUNT.blob.core.windows.net/")
 		}
 	}
 	if c.Key != "" {
 		if c.Account == "" {
-			return 0, cfgErr("azure-storage-key", "needs --azure-storage-account (the key signs requests for that account)")
+			return 0, configerr.New("azure-storage-key", "needs --azure-storage-account (the key signs requests for that account)")
 		}
 		return azAuthSharedKey, nil
 	}
 	if c.Account == "" && c.Endpoint == "" {
-		return 0, cfgErr("azure-storage-account", "no Azure storage configured: set --azure-connection-string (or AZURE_STORAGE_CONNECTION_STRING), --azure-storage-account with --azure-storage-key, or --azure-storage-account / --azure-blob-endpoint for Microsoft Entra ID")
+		return 0, configerr.New("azure-storage-account", "no Azure storage configured: set --azure-connection-string (or AZURE_STORAGE_CONNECTION_STRING), --azure-storage-account with --azure-storage-key, or --azure-storage-account / --azure-blob-endpoint for Microsoft Entra ID")
 	}
 	if c.Endpoint != "" && !strings.HasPrefix(c.Endpoint, "https://") {
-		return 0, cfgErr("azure-blob-endpoint", "must use https with Microsoft Entra ID authentication (bearer tokens are never sent in clear text)")
+		return 0, configerr.New("azure-blob-endpoint", "must use https with Microsoft Entra ID authentication (bearer tokens are never sent in clear text)")
 	}
 	return azAuthEntra, nil
 }
@@ -169,7 +172,7 @@ func validContainer(s string) error {
 		ok = ok && (r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-')
 	}
 	if !ok {
-		return cfgErr("azure-container", "%q is not a container name (3-63 lowercase letters, digits and single dashes, starting and ending with a letter or digit)", s)
+		return configerr.New("azure-container", "%q is not a container name (3-63 lowercase letters, digits and single dashes, starting and ending with a letter or digit)", s)
 	}
 	return nil
 }
@@ -177,11 +180,11 @@ func validContainer(s string) error {
 func validBlobName(s string) error {
 	switch {
 	case s == "":
-		return cfgErr("lease-name", "must not be empty")
+		return configerr.New("lease-name", "must not be empty")
 	case len(s) > 1024:
-		return cfgErr("lease-name", "is %d characters long; an Azure blob name has at most 1024", len(s))
+		return configerr.New("lease-name", "is %d characters long; an Azure blob name has at most 1024", len(s))
 	case strings.HasSuffix(s, ".") || strings.HasSuffix(s, "/"):
-		return cfgErr("lease-name", "%q must not end with a dot or a slash (Azure blob name rules)", s)
+		return configerr.New("lease-name", "%q must not end with a dot or a slash (Azure blob name rules)", s)
 	}
 	return nil
 }
@@ -211,13 +214,13 @@ func (c AzureConfig) containerClient() (*container.Client, azAuthKind, error) {
 		cl, err := container.NewClientFromConnectionString(c.ConnectionString, name, c.clientOptions())
 		if err != nil {
 			// The SDK's message is generic; the string itself is secret.
-			return nil, 0, cfgErr("azure-connection-string", "not a valid storage connection string (want AccountName=...;AccountKey=... or BlobEndpoint=...;SharedAccessSignature=...)")
+			return nil, 0, configerr.New("azure-connection-string", "not a valid storage connection string (want AccountName=...;AccountKey=... or BlobEndpoint=...;SharedAccessSignature=...)")
 		}
 		return cl, kind, nil
 	case azAuthSharedKey:
 		cred, err := azblob.NewSharedKeyCredential(c.Account, c.Key)
 		if err != nil {
-			return nil, 0, cfgErr("azure-storage-key", "not a valid storage account key (want the base64 key from the portal)")
+			return nil, 0, configerr.New("azure-storage-key", "not a valid storage account key (want the base64 key from the portal)")
 		}
 		cl, err := container.NewClientWithSharedKeyCredential(c.endpoint()+name, cred, c.clientOptions())
 		if err != nil {
@@ -229,7 +232,7 @@ func (c AzureConfig) containerClient() (*container.Client, azAuthKind, error) {
 		if cred == nil {
 			dc, err := azidentity.NewDefaultAzureCredential(nil)
 			if err != nil {
-				return nil, 0, cfgErr(c.entraFlag(), "Microsoft Entra ID credential: %s", azFirstLine(err.Error()))
+				return nil, 0, configerr.New(c.entraFlag(), "Microsoft Entra ID credential: %s", azFirstLine(err.Error()))
 			}
 			cred = dc
 		}
@@ -272,9 +275,9 @@ func azFirstLine(s string) string {
 // (creating it only with CreateContainer). Configuration problems come
 // back as *ConfigError (exit 2) naming the flag; an unreachable endpoint
 // is a runtime error naming the endpoint.
-func NewAzureBlob(ctx context.Context, cfg AzureConfig, nodeID string, ttl time.Duration) (Backend, error) {
+func NewAzureBlob(ctx context.Context, cfg AzureConfig, nodeID string, ttl time.Duration) (election.Backend, error) {
 	if nodeID == "" {
-		return nil, cfgErr("node-id", "must not be empty")
+		return nil, configerr.New("node-id", "must not be empty")
 	}
 	if err := cfg.Validate(ttl); err != nil {
 		return nil, err
@@ -290,14 +293,14 @@ func NewAzureBlob(ctx context.Context, cfg AzureConfig, nodeID string, ttl time.
 		return nil, err
 	}
 	if cfg.Mode == AzureModeRecord {
-		return NewCASBackend(&BlobRecordStore{blob: bb, target: cfg.target()}, nodeID, ttl, nil), nil
+		return election.NewCASBackend(&BlobRecordStore{blob: bb, target: cfg.target()}, nodeID, ttl, nil), nil
 	}
 	return newNativeBlob(bb, cfg.target(), nodeID, ttl), nil
 }
 
 // NewBlobRecordStore returns the record-mode Store on cfg's blob without
 // start-up checks (tests and tools that inspect or repair the record).
-func NewBlobRecordStore(cfg AzureConfig) (Store, error) {
+func NewBlobRecordStore(cfg AzureConfig) (election.Store, error) {
 	cc, _, err := cfg.containerClient()
 	if err != nil {
 		return nil, err

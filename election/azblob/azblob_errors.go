@@ -14,6 +14,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+
+	"github.com/lbhc/lbhc/configerr"
 )
 
 // blobErrKind is what an Azure Storage error means for the lease logic.
@@ -120,12 +122,12 @@ func azPreflight(ctx context.Context, cfg AzureConfig, kind azAuthKind, cc *cont
 	be := wrapBlobErr("read", target, err)
 	if be == nil {
 		if err := azModeMismatch(cfg.Mode, target, resp.ContentLength); err != nil {
-			return cfgErr("azure-lease-mode", "%s", err.Error())
+			return configerr.New("azure-lease-mode", "%s", err.Error())
 		}
 	}
 	if be != nil && be.kind == blobNotFound && be.code == "ContainerNotFound" {
 		if !cfg.CreateContainer {
-			return cfgErr("azure-container", "container %q does not exist in %s; create it or pass --azure-create-container",
+			return configerr.New("azure-container", "container %q does not exist in %s; create it or pass --azure-create-container",
 				cfg.containerName(), azRedactURL(cc.URL()))
 		}
 		_, err := cc.Create(ctx, nil)
@@ -151,7 +153,7 @@ func azPreflight(ctx context.Context, cfg AzureConfig, kind azAuthKind, cc *cont
 	case we == nil:
 		return fmt.Errorf("azure blob write check %s: a write conditional on a nonexistent ETag succeeded; the endpoint does not behave like Azure Blob Storage", target)
 	case we.kind == blobNotFound && we.code == "ContainerNotFound":
-		return cfgErr("azure-container", "container %q does not exist in %s; create it or pass --azure-create-container",
+		return configerr.New("azure-container", "container %q does not exist in %s; create it or pass --azure-create-container",
 			cfg.containerName(), azRedactURL(cc.URL()))
 	case we.kind == blobConflict || we.kind == blobNotFound:
 		return nil
@@ -183,15 +185,15 @@ func azPreflightErr(cfg AzureConfig, kind azAuthKind, be *blobError) error {
 	var te *azTokenError
 	switch {
 	case errors.As(be.err, &te) && azCtxErr(te.err) == nil:
-		return cfgErr(cfg.credFlag(kind), "%s (assign a managed identity to this VM, or configure another credential DefaultAzureCredential supports)", te.Error())
+		return configerr.New(cfg.credFlag(kind), "%s (assign a managed identity to this VM, or configure another credential DefaultAzureCredential supports)", te.Error())
 	case be.kind == blobDenied:
 		hint := "the storage account rejected the credentials or they lack permission"
 		if kind == azAuthEntra {
 			hint = "the Microsoft Entra identity lacks a data role such as Storage Blob Data Contributor on the container"
 		}
-		return cfgErr(cfg.credFlag(kind), "%s (%s)", hint, be.Error())
+		return configerr.New(cfg.credFlag(kind), "%s (%s)", hint, be.Error())
 	case azDNSNotFound(be.err):
-		return cfgErr(cfg.endpointFlag(kind), "host not found (%s)", be.Error())
+		return configerr.New(cfg.endpointFlag(kind), "host not found (%s)", be.Error())
 	}
 	return fmt.Errorf("azure blob storage for --%s not usable at start-up: %w", cfg.endpointFlag(kind), be)
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/lease"
+
+	"github.com/lbhc/lbhc/election"
 )
 
 // Blob metadata keys naming the holder and its term. The service returns
@@ -47,7 +49,7 @@ type nativeBlob struct {
 	tryID string
 	// terms keeps the highest term seen across restarts and a deleted
 	// blob (whose metadata starts again at 0); nil: in memory only.
-	terms   *TermFile
+	terms   *election.TermFile
 	maxTerm uint64
 }
 
@@ -59,7 +61,7 @@ func (b *nativeBlob) leaseClient(id string) (*lease.BlobClient, error) {
 	return lease.NewBlobClient(b.blob, &lease.BlobClientOptions{LeaseID: &id})
 }
 
-func (b *nativeBlob) TryAcquire(ctx context.Context, renew bool) (State, error) {
+func (b *nativeBlob) TryAcquire(ctx context.Context, renew bool) (election.State, error) {
 	if renew {
 		return b.renew(ctx)
 	}
@@ -70,7 +72,7 @@ func (b *nativeBlob) TryAcquire(ctx context.Context, renew bool) (State, error) 
 	}
 	p, err := b.props(ctx)
 	if err != nil {
-		return State{}, err
+		return election.State{}, err
 	}
 	if p.term > b.maxTerm {
 		b.maxTerm = p.term
@@ -79,18 +81,18 @@ func (b *nativeBlob) TryAcquire(ctx context.Context, renew bool) (State, error) 
 		}
 	}
 	if p.locked && b.tryID == "" {
-		return State{Term: p.term, Leader: p.holder}, nil
+		return election.State{Term: p.term, Leader: p.holder}, nil
 	}
 	id := b.tryID
 	if id == "" {
 		if id, err = azLeaseID(); err != nil {
-			return State{}, err
+			return election.State{}, err
 		}
 		b.tryID = id
 	}
 	lc, err := b.leaseClient(id)
 	if err != nil {
-		return State{}, fmt.Errorf("azure blob lease client: %w", err)
+		return election.State{}, fmt.Errorf("azure blob lease client: %w", err)
 	}
 	// If-Match on the ETag we read: nobody wrote a newer term between our
 	// read and our grant, so term+1 is above every term ever written.
@@ -100,18 +102,18 @@ func (b *nativeBlob) TryAcquire(ctx context.Context, renew bool) (State, error) 
 	if be := wrapBlobErr("acquire lease", b.target, err); be != nil {
 		if be.kind == blobConflict || be.kind == blobNotFound {
 			b.tryID = "" // definitely not ours
-			return State{Term: p.term, Leader: p.leader()}, nil
+			return election.State{Term: p.term, Leader: p.leader()}, nil
 		}
-		return State{}, be
+		return election.State{}, be
 	}
 	if resp.LeaseID == nil || *resp.LeaseID != id {
 		b.tryID = ""
-		return State{Term: p.term, Leader: p.leader()}, nil
+		return election.State{Term: p.term, Leader: p.leader()}, nil
 	}
 	term := max(p.term, b.maxTerm) + 1
 	if b.terms != nil {
 		if err := b.terms.Save(term); err != nil {
-			return State{}, err // keep tryID: the lease is ours until it expires
+			return election.State{}, err // keep tryID: the lease is ours until it expires
 		}
 	}
 	b.maxTerm = term
@@ -120,32 +122,32 @@ func (b *nativeBlob) TryAcquire(ctx context.Context, renew bool) (State, error) 
 	if be := wrapBlobErr("write holder metadata", b.target, err); be != nil {
 		if be.kind == blobConflict || be.kind == blobNotFound {
 			b.tryID = ""
-			return State{Term: p.term}, nil
+			return election.State{Term: p.term}, nil
 		}
-		return State{}, be // keep tryID: the lease is probably ours
+		return election.State{}, be // keep tryID: the lease is probably ours
 	}
 	b.leaseID, b.term, b.tryID = id, term, ""
-	return State{Held: true, Term: term, Leader: b.id}, nil
+	return election.State{Held: true, Term: term, Leader: b.id}, nil
 }
 
 // renew extends our grant. Every answer must carry our lease ID: an
 // emulator (Azurite) has been seen to revive an expired lease for a
 // different ID.
-func (b *nativeBlob) renew(ctx context.Context) (State, error) {
+func (b *nativeBlob) renew(ctx context.Context) (election.State, error) {
 	if b.leaseID == "" {
-		return State{}, fmt.Errorf("renew without a grant: %w", ErrLeaseLost)
+		return election.State{}, fmt.Errorf("renew without a grant: %w", election.ErrLeaseLost)
 	}
 	lc, err := b.leaseClient(b.leaseID)
 	if err != nil {
-		return State{}, fmt.Errorf("azure blob lease client: %w", err)
+		return election.State{}, fmt.Errorf("azure blob lease client: %w", err)
 	}
 	resp, err := lc.RenewLease(ctx, nil)
 	if be := wrapBlobErr("renew lease", b.target, err); be != nil {
 		if be.kind == blobConflict || be.kind == blobNotFound {
 			b.leaseID = ""
-			return State{}, fmt.Errorf("term %d: %w: %w", b.term, ErrLeaseLost, be)
+			return election.State{}, fmt.Errorf("term %d: %w: %w", b.term, election.ErrLeaseLost, be)
 		}
-		return State{Held: true, Term: b.term, Leader: b.id}, be
+		return election.State{Held: true, Term: b.term, Leader: b.id}, be
 	}
 	if resp.LeaseID == nil || *resp.LeaseID != b.leaseID {
 		got := "none"
@@ -153,9 +155,9 @@ func (b *nativeBlob) renew(ctx context.Context) (State, error) {
 			got = *resp.LeaseID
 		}
 		b.leaseID = ""
-		return State{}, fmt.Errorf("term %d: renew answered for lease ID %s, not ours: %w", b.term, got, ErrLeaseLost)
+		return election.State{}, fmt.Errorf("term %d: renew answered for lease ID %s, not ours: %w", b.term, got, election.ErrLeaseLost)
 	}
-	return State{Held: true, Term: b.term, Leader: b.id}, nil
+	return election.State{Held: true, Term: b.term, Leader: b.id}, nil
 }
 
 // Release gives the lease back so a follower can take it at its next
@@ -276,10 +278,16 @@ func azLeaseID() (string, error) {
 
 // Peek reports the holder without acquiring: the blob is free when no
 // lease is active on it.
-func (b *nativeBlob) Peek(ctx context.Context) (State, bool, error) {
+func (b *nativeBlob) Peek(ctx context.Context) (election.State, bool, error) {
 	p, err := b.props(ctx)
 	if err != nil {
-		return State{}, false, err
+		return election.State{}, false, err
 	}
-	return State{Term: p.term, Leader: p.leader()}, !p.locked, nil
+	return election.State{Term: p.term, Leader: p.leader()}, !p.locked, nil
+}
+
+// KeepTerms makes the native lease keep its highest term in f as well as in
+// the blob's metadata, which a deleted blob loses (election.KeepTerms).
+func (b *nativeBlob) KeepTerms(f *election.TermFile) {
+	b.terms, b.maxTerm = f, max(b.maxTerm, f.Load())
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/lease"
+
+	"github.com/lbhc/lbhc/election"
 )
 
 // azUnitKey is a syntactically valid (base64) key; no request leaves the
@@ -175,7 +177,7 @@ func TestAzNativeRenewClassification(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 			defer cancel()
 			st, err := b.TryAcquire(ctx, true)
-			if errors.Is(err, ErrLeaseLost) != tc.lost {
+			if errors.Is(err, election.ErrLeaseLost) != tc.lost {
 				t.Fatalf("err %v: lost=%v, want %v", err, !tc.lost, tc.lost)
 			}
 			if tc.errText == "" {
@@ -225,29 +227,29 @@ func TestAzNativeAcquire(t *testing.T) {
 		props   func(*http.Request) (*http.Response, error)
 		acquire func(*http.Request) (*http.Response, error)
 		meta    func(*http.Request) (*http.Response, error)
-		want    State
+		want    election.State
 		errText string
 		ops     string
 		keepTry bool // the proposed lease ID is kept for the next attempt
 	}{
-		{"free lease", props("available", "4"), ok, ok, State{Held: true, Term: 5, Leader: "n1"}, "", "props,acquire,meta", false},
-		{"expired lease", props("expired", "7"), ok, ok, State{Held: true, Term: 8, Leader: "n1"}, "", "props,acquire,meta", false},
-		{"leased: no acquire attempt", props("leased", "4"), nil, nil, State{Term: 4, Leader: "other"}, "", "props", false},
-		{"breaking: no acquire attempt", props("breaking", "4"), nil, nil, State{Term: 4, Leader: "other"}, "", "props", false},
-		{"409 someone was faster", props("available", "4"), status(409, "LeaseAlreadyPresent"), nil, State{Term: 4}, "", "props,acquire", false},
-		{"412 term written meanwhile", props("available", "4"), status(412, "ConditionNotMet"), nil, State{Term: 4}, "", "props,acquire", false},
-		{"503 on acquire", props("available", "4"), status(503, "ServerBusy"), nil, State{},
+		{"free lease", props("available", "4"), ok, ok, election.State{Held: true, Term: 5, Leader: "n1"}, "", "props,acquire,meta", false},
+		{"expired lease", props("expired", "7"), ok, ok, election.State{Held: true, Term: 8, Leader: "n1"}, "", "props,acquire,meta", false},
+		{"leased: no acquire attempt", props("leased", "4"), nil, nil, election.State{Term: 4, Leader: "other"}, "", "props", false},
+		{"breaking: no acquire attempt", props("breaking", "4"), nil, nil, election.State{Term: 4, Leader: "other"}, "", "props", false},
+		{"409 someone was faster", props("available", "4"), status(409, "LeaseAlreadyPresent"), nil, election.State{Term: 4}, "", "props,acquire", false},
+		{"412 term written meanwhile", props("available", "4"), status(412, "ConditionNotMet"), nil, election.State{Term: 4}, "", "props,acquire", false},
+		{"503 on acquire", props("available", "4"), status(503, "ServerBusy"), nil, election.State{},
 			"azure blob acquire lease lbhc/l: HTTP 503 ServerBusy", "props,acquire", true},
-		{"acquire timeout", props("available", "4"), hang, nil, State{},
+		{"acquire timeout", props("available", "4"), hang, nil, election.State{},
 			"azure blob acquire lease lbhc/l: timed out: context deadline exceeded", "props,acquire", true},
-		{"metadata write 500", props("available", "4"), ok, status(500, "InternalError"), State{},
+		{"metadata write 500", props("available", "4"), ok, status(500, "InternalError"), election.State{},
 			"azure blob write holder metadata lbhc/l: HTTP 500 InternalError", "props,acquire,meta", true},
-		{"metadata write 412 lease lost", props("available", "4"), ok, status(412, "LeaseLost"), State{Term: 4}, "", "props,acquire,meta", false},
-		{"props 503", status(503, "ServerBusy"), nil, nil, State{}, "azure blob read lease lbhc/l: HTTP 503 ServerBusy", "props", false},
+		{"metadata write 412 lease lost", props("available", "4"), ok, status(412, "LeaseLost"), election.State{Term: 4}, "", "props,acquire,meta", false},
+		{"props 503", status(503, "ServerBusy"), nil, nil, election.State{}, "azure blob read lease lbhc/l: HTTP 503 ServerBusy", "props", false},
 		{"record-mode blob", func(r *http.Request) (*http.Response, error) {
 			return azResp(r, 200, "", map[string]string{"ETag": `"0x1"`, "x-ms-lease-state": "available", "Content-Length": "60"}), nil
-		}, nil, nil, State{}, "azure blob: blob lbhc/l holds a record-mode lease record; every node of a group must use the same --azure-lease-mode (or use another --lease-name)", "props", false},
-		{"bad term metadata", props("available", "x"), nil, nil, State{}, `azure blob lbhc/l: metadata term="x" is not a term number`, "props", false},
+		}, nil, nil, election.State{}, "azure blob: blob lbhc/l holds a record-mode lease record; every node of a group must use the same --azure-lease-mode (or use another --lease-name)", "props", false},
+		{"bad term metadata", props("available", "x"), nil, nil, election.State{}, `azure blob lbhc/l: metadata term="x" is not a term number`, "props", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tr := &scriptedBlob{fn: func(op string, r *http.Request) (*http.Response, error) {
@@ -268,7 +270,7 @@ func TestAzNativeAcquire(t *testing.T) {
 			if tc.errText == "" && err != nil || tc.errText != "" && (err == nil || err.Error() != tc.errText) {
 				t.Fatalf("error %v, want %q", err, tc.errText)
 			}
-			if errors.Is(err, ErrLeaseLost) {
+			if errors.Is(err, election.ErrLeaseLost) {
 				t.Fatalf("acquire returned ErrLeaseLost: %v", err)
 			}
 			if st != tc.want {
@@ -410,12 +412,12 @@ func TestAzRecordStoreClassification(t *testing.T) {
 			case "get":
 				_, _, err = st.Get(ctx)
 			case "create":
-				_, err = st.Create(ctx, Record{Holder: "n1", Term: 1, TTL: time.Second})
+				_, err = st.Create(ctx, election.Record{Holder: "n1", Term: 1, TTL: time.Second})
 			case "update":
-				_, err = st.Update(ctx, Record{Holder: "n1", Term: 1, TTL: time.Second}, `"0x1"`)
+				_, err = st.Update(ctx, election.Record{Holder: "n1", Term: 1, TTL: time.Second}, `"0x1"`)
 			}
-			if errors.Is(err, ErrNotFound) != tc.notFound || errors.Is(err, ErrConflict) != tc.conflict {
-				t.Fatalf("err %v: notFound=%v conflict=%v", err, errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict))
+			if errors.Is(err, election.ErrNotFound) != tc.notFound || errors.Is(err, election.ErrConflict) != tc.conflict {
+				t.Fatalf("err %v: notFound=%v conflict=%v", err, errors.Is(err, election.ErrNotFound), errors.Is(err, election.ErrConflict))
 			}
 			if err == nil || err.Error() != tc.errText {
 				t.Fatalf("error\n %v\nwant\n %s", err, tc.errText)
@@ -436,7 +438,7 @@ func TestAzRecordStoreClassification(t *testing.T) {
 }
 
 func TestAzBlobRecordCodec(t *testing.T) {
-	rec := Record{Holder: "node-1", Term: 42, TTL: 5 * time.Second}
+	rec := election.Record{Holder: "node-1", Term: 42, TTL: 5 * time.Second}
 	b := encodeBlobRecord(rec)
 	if string(b) != `{"holder":"node-1","term":42,"lease_duration_ms":5000}`+"\n" {
 		t.Fatalf("encoded %q", b)
@@ -532,7 +534,7 @@ func TestAzureConfigValidate(t *testing.T) {
 				}
 				return
 			}
-			var ce *ConfigError
+			var ce *election.ConfigError
 			if !errors.As(err, &ce) || ce.ExitCode() != 2 {
 				t.Fatalf("error %v (%T) is not a ConfigError", err, err)
 			}
@@ -631,10 +633,16 @@ func TestAzEntraStartupErrors(t *testing.T) {
 			if err == nil || err.Error() != tc.want {
 				t.Fatalf("error\n %v\nwant\n %s", err, tc.want)
 			}
-			var ce *ConfigError
+			var ce *election.ConfigError
 			if isCfg := errors.As(err, &ce); isCfg != strings.HasPrefix(tc.want, "invalid --") {
 				t.Fatalf("config error: %v", isCfg)
 			}
 		})
 	}
 }
+
+// Both Azure modes can be observed without acquiring (election.Peeker).
+var (
+	_ election.Peeker  = (*nativeBlob)(nil)
+	_ election.Backend = (*nativeBlob)(nil)
+)

@@ -10,13 +10,15 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+
+	"github.com/lbhc/lbhc/election"
 )
 
 // GetIfChanged downloads the record only if its ETag is no longer known:
 // If-None-Match makes the service answer 304 Not Modified, without a body,
 // while the holder has not written since. A follower's watch is then one
 // small read per retry period that still sees every version change.
-func (s *BlobRecordStore) GetIfChanged(ctx context.Context, known string) (Record, string, bool, error) {
+func (s *BlobRecordStore) GetIfChanged(ctx context.Context, known string) (election.Record, string, bool, error) {
 	// The SDK takes 304 as a success with an empty body: the status tells.
 	var raw *http.Response
 	resp, err := s.blob.DownloadStream(policy.WithCaptureResponse(ctx, &raw), &blob.DownloadStreamOptions{
@@ -27,29 +29,29 @@ func (s *BlobRecordStore) GetIfChanged(ctx context.Context, known string) (Recor
 		if err == nil {
 			resp.Body.Close()
 		}
-		return Record{}, known, false, nil
+		return election.Record{}, known, false, nil
 	}
 	if be := wrapBlobErr("read record", s.name(), err); be != nil {
 		if be.kind == blobNotFound && be.code != "ContainerNotFound" {
-			return Record{}, "", true, fmt.Errorf("%w: %w", ErrNotFound, be)
+			return election.Record{}, "", true, fmt.Errorf("%w: %w", election.ErrNotFound, be)
 		}
-		return Record{}, "", true, be
+		return election.Record{}, "", true, be
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, azMaxRecordSize+1))
 	if err != nil {
-		return Record{}, "", true, wrapBlobErr("read record", s.name(), err)
+		return election.Record{}, "", true, wrapBlobErr("read record", s.name(), err)
 	}
 	if resp.ETag == nil {
-		return Record{}, "", true, fmt.Errorf("azure blob read record %s: response without an ETag", s.name())
+		return election.Record{}, "", true, fmt.Errorf("azure blob read record %s: response without an ETag", s.name())
 	}
 	if string(*resp.ETag) == known {
 		// A service that ignored the condition: same version, nothing new.
-		return Record{}, known, false, nil
+		return election.Record{}, known, false, nil
 	}
 	rec, err := decodeBlobRecord(b)
 	if err != nil {
-		return Record{}, "", true, fmt.Errorf("azure blob record %s: %w", s.name(), err)
+		return election.Record{}, "", true, fmt.Errorf("azure blob record %s: %w", s.name(), err)
 	}
 	return rec, string(*resp.ETag), true, nil
 }

@@ -6,6 +6,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/lease"
+
+	"github.com/lbhc/lbhc/election"
 )
 
 // Fuzz targets for this store's record decoders; seeds and crashers are in
@@ -17,12 +19,12 @@ func FuzzDecodeBlobRecord(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		rec, err := decodeBlobRecord(b)
 		if err != nil {
-			if !errors.Is(err, ErrCorrupt) {
+			if !errors.Is(err, election.ErrCorrupt) {
 				t.Fatalf("error %v does not wrap ErrCorrupt", err)
 			}
 			return
 		}
-		if rec.TTL <= 0 || rec.TTL > maxRecordTTL {
+		if rec.TTL <= 0 || rec.TTL > election.MaxRecordTTL {
 			t.Fatalf("accepted ttl %s", rec.TTL)
 		}
 		rec2, err := decodeBlobRecord(encodeBlobRecord(rec))

@@ -13,6 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/lbhc/lbhc/configerr"
+	"github.com/lbhc/lbhc/election"
 )
 
 // Attribute names of the lease item: one item per lease group. The table's
@@ -122,7 +125,7 @@ func dynamoTableName(s string) bool {
 // (3–255 characters of letters, digits, '_', '-', '.').
 func ValidateDynamoDBTable(table string) error {
 	if !dynamoTableName(table) {
-		return cfgErr("dynamodb-table", "%q is not a DynamoDB table name (3-255 characters: letters, digits, '_', '-', '.')", table)
+		return configerr.New("dynamodb-table", "%q is not a DynamoDB table name (3-255 characters: letters, digits, '_', '-', '.')", table)
 	}
 	return nil
 }
@@ -138,14 +141,14 @@ func NewDynamoDBStore(ctx context.Context, api DynamoDBAPI, table, leaseName str
 		return nil, err
 	}
 	if leaseName == "" || len(leaseName) > 2048 {
-		return nil, cfgErr("lease-name", "must be 1-2048 bytes for a DynamoDB key, got %d", len(leaseName))
+		return nil, configerr.New("lease-name", "must be 1-2048 bytes for a DynamoDB key, got %d", len(leaseName))
 	}
 	s := &DynamoDBStore{api: api, table: table, key: leaseName}
 	out, err := api.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
 	var nf *types.ResourceNotFoundException
 	switch {
 	case errors.As(err, &nf) && !create:
-		return nil, cfgErr("dynamodb-table", "table %q not found (create it with the key %s (S, HASH), or pass --dynamodb-create-table)", table, DynamoDBKeyAttr)
+		return nil, configerr.New("dynamodb-table", "table %q not found (create it with the key %s (S, HASH), or pass --dynamodb-create-table)", table, DynamoDBKeyAttr)
 	case errors.As(err, &nf):
 		if err := s.createTable(ctx); err != nil {
 			return nil, err
@@ -178,7 +181,7 @@ func NewDynamoDBStore(ctx context.Context, api DynamoDBAPI, table, leaseName str
 func (s *DynamoDBStore) probeWrite(ctx context.Context) error {
 	_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                aws.String(s.table),
-		Item:                     encodeLeaseItem(s.key, Record{}, "write-probe"),
+		Item:                     encodeLeaseItem(s.key, election.Record{}, "write-probe"),
 		ConditionExpression:      aws.String("attribute_exists(#k) AND attribute_not_exists(#k)"),
 		ExpressionAttributeNames: map[string]string{"#k": DynamoDBKeyAttr},
 	})
@@ -212,7 +215,7 @@ func checkKeySchema(table string, td *types.TableDescription) error {
 		}
 	}
 	if !ok {
-		return cfgErr("dynamodb-table", "table %q has the key schema %v; lbhc needs %s (S) as its only key (HASH)", table, keys, DynamoDBKeyAttr)
+		return configerr.New("dynamodb-table", "table %q has the key schema %v; lbhc needs %s (S) as its only key (HASH)", table, keys, DynamoDBKeyAttr)
 	}
 	return nil
 }
@@ -246,17 +249,17 @@ func (s *DynamoDBStore) waitActive(ctx context.Context) error {
 }
 
 // Get reads the item with a strongly consistent read.
-func (s *DynamoDBStore) Get(ctx context.Context) (Record, string, error) {
+func (s *DynamoDBStore) Get(ctx context.Context) (election.Record, string, error) {
 	out, err := s.api.GetItem(ctx, s.getInput())
 	if err != nil {
-		return Record{}, "", classifyDynamoDB(s.table, "GetItem", err)
+		return election.Record{}, "", classifyDynamoDB(s.table, "GetItem", err)
 	}
 	if len(out.Item) == 0 {
-		return Record{}, "", fmt.Errorf("dynamodb table %q item %q: %w", s.table, s.key, ErrNotFound)
+		return election.Record{}, "", fmt.Errorf("dynamodb table %q item %q: %w", s.table, s.key, election.ErrNotFound)
 	}
 	rec, ver, err := decodeLeaseItem(out.Item)
 	if err != nil {
-		return Record{}, "", fmt.Errorf("dynamodb table %q item %q: %w", s.table, s.key, err)
+		return election.Record{}, "", fmt.Errorf("dynamodb table %q item %q: %w", s.table, s.key, err)
 	}
 	return rec, ver, nil
 }
@@ -270,17 +273,17 @@ func (s *DynamoDBStore) getInput() *dynamodb.GetItemInput {
 }
 
 // Create writes rec only if the item does not exist.
-func (s *DynamoDBStore) Create(ctx context.Context, rec Record) (string, error) {
+func (s *DynamoDBStore) Create(ctx context.Context, rec election.Record) (string, error) {
 	return s.put(ctx, rec, "attribute_not_exists(#k)", map[string]string{"#k": DynamoDBKeyAttr}, nil)
 }
 
 // Update writes rec only if the item's version is still prev.
-func (s *DynamoDBStore) Update(ctx context.Context, rec Record, prev string) (string, error) {
+func (s *DynamoDBStore) Update(ctx context.Context, rec election.Record, prev string) (string, error) {
 	return s.put(ctx, rec, "#v = :prev", map[string]string{"#v": dynVersionAttr},
 		map[string]types.AttributeValue{":prev": &types.AttributeValueMemberS{Value: prev}})
 }
 
-func (s *DynamoDBStore) put(ctx context.Context, rec Record, cond string, names map[string]string, vals map[string]types.AttributeValue) (string, error) {
+func (s *DynamoDBStore) put(ctx context.Context, rec election.Record, cond string, names map[string]string, vals map[string]types.AttributeValue) (string, error) {
 	ver, err := newVersion()
 	if err != nil {
 		return "", err
@@ -303,7 +306,7 @@ func (s *DynamoDBStore) Close() error { return nil }
 
 // encodeLeaseItem is the item for rec. An empty holder (released lease) is
 // left out rather than stored as an empty string.
-func encodeLeaseItem(key string, rec Record, ver string) map[string]types.AttributeValue {
+func encodeLeaseItem(key string, rec election.Record, ver string) map[string]types.AttributeValue {
 	item := map[string]types.AttributeValue{
 		DynamoDBKeyAttr: &types.AttributeValueMemberS{Value: key},
 		dynTermAttr:     &types.AttributeValueMemberN{Value: strconv.FormatUint(rec.Term, 10)},
@@ -317,33 +320,33 @@ func encodeLeaseItem(key string, rec Record, ver string) map[string]types.Attrib
 }
 
 // decodeLeaseItem parses an item written by encodeLeaseItem.
-func decodeLeaseItem(item map[string]types.AttributeValue) (Record, string, error) {
-	var rec Record
+func decodeLeaseItem(item map[string]types.AttributeValue) (election.Record, string, error) {
+	var rec election.Record
 	if h, ok := item[dynHolderAttr]; ok {
 		s, ok := h.(*types.AttributeValueMemberS)
 		if !ok {
-			return Record{}, "", fmt.Errorf("%w: attribute %s is not a string", ErrCorrupt, dynHolderAttr)
+			return election.Record{}, "", fmt.Errorf("%w: attribute %s is not a string", election.ErrCorrupt, dynHolderAttr)
 		}
 		rec.Holder = s.Value
 	}
 	term, err := numAttr(item, dynTermAttr)
 	if err != nil {
-		return Record{}, "", err
+		return election.Record{}, "", err
 	}
 	rec.Term = term
 	ms, err := numAttr(item, dynTTLAttr)
 	if err != nil {
-		return Record{}, "", err
+		return election.Record{}, "", err
 	}
-	if ms > uint64(maxRecordTTL.Milliseconds()) {
-		return Record{}, "", fmt.Errorf("%w: attribute %s %d above %d", ErrCorrupt, dynTTLAttr, ms, maxRecordTTL.Milliseconds())
+	if ms > uint64(election.MaxRecordTTL.Milliseconds()) {
+		return election.Record{}, "", fmt.Errorf("%w: attribute %s %d above %d", election.ErrCorrupt, dynTTLAttr, ms, election.MaxRecordTTL.Milliseconds())
 	}
-	if rec.TTL, err = recordTTL(int64(ms)); err != nil {
-		return Record{}, "", err
+	if rec.TTL, err = election.RecordTTL(int64(ms)); err != nil {
+		return election.Record{}, "", err
 	}
 	v, ok := item[dynVersionAttr].(*types.AttributeValueMemberS)
 	if !ok || v.Value == "" {
-		return Record{}, "", fmt.Errorf("%w: attribute %s missing or not a non-empty string", ErrCorrupt, dynVersionAttr)
+		return election.Record{}, "", fmt.Errorf("%w: attribute %s missing or not a non-empty string", election.ErrCorrupt, dynVersionAttr)
 	}
 	return rec, v.Value, nil
 }
@@ -351,11 +354,11 @@ func decodeLeaseItem(item map[string]types.AttributeValue) (Record, string, erro
 func numAttr(item map[string]types.AttributeValue, name string) (uint64, error) {
 	n, ok := item[name].(*types.AttributeValueMemberN)
 	if !ok {
-		return 0, fmt.Errorf("%w: attribute %s missing or not a number", ErrCorrupt, name)
+		return 0, fmt.Errorf("%w: attribute %s missing or not a number", election.ErrCorrupt, name)
 	}
 	u, err := strconv.ParseUint(n.Value, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%w: attribute %s: %w", ErrCorrupt, name, err)
+		return 0, fmt.Errorf("%w: attribute %s: %w", election.ErrCorrupt, name, err)
 	}
 	return u, nil
 }

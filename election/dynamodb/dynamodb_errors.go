@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/lbhc/lbhc/election"
 )
 
 // classifyDynamoDB maps an SDK error of a lease operation: a failed
@@ -17,7 +19,7 @@ import (
 func classifyDynamoDB(table, op string, err error) error {
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		return fmt.Errorf("dynamodb %s on table %q: condition failed: %w", op, table, ErrConflict)
+		return fmt.Errorf("dynamodb %s on table %q: condition failed: %w", op, table, election.ErrConflict)
 	}
 	var nf *types.ResourceNotFoundException
 	if errors.As(err, &nf) {

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/lbhc/lbhc/election"
 )
 
 func TestValidateDynamoDBTable(t *testing.T) {
@@ -42,7 +44,7 @@ func errString(err error) string {
 }
 
 func TestLeaseItemRoundTrip(t *testing.T) {
-	for _, rec := range []Record{
+	for _, rec := range []election.Record{
 		{Holder: "node-1", Term: 7, TTL: 15 * time.Second},
 		{Holder: "", Term: 1 << 60, TTL: 1500 * time.Millisecond}, // released
 	} {
@@ -139,10 +141,10 @@ func TestClassifyDynamoDB(t *testing.T) {
 			op = "GetItem"
 		}
 		got := classifyDynamoDB("t1", op, tc.err)
-		if errors.Is(got, ErrConflict) != tc.conflict {
+		if errors.Is(got, election.ErrConflict) != tc.conflict {
 			t.Errorf("%s: ErrConflict = %v, want %v", tc.name, !tc.conflict, tc.conflict)
 		}
-		if errors.Is(got, ErrLeaseLost) || errors.Is(got, ErrNotFound) {
+		if errors.Is(got, election.ErrLeaseLost) || errors.Is(got, election.ErrNotFound) {
 			t.Errorf("%s: classified as lost/not found: %v", tc.name, got)
 		}
 		if got.Error() != tc.msg {

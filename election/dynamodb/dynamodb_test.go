@@ -269,3 +269,7 @@ func TestDynamoDBRequestRate(t *testing.T) {
 		}
 	}
 }
+
+// ttl is the lease duration of the conformance suite's candidates, as in
+// election's own conformance test.
+const ttl = 1500 * time.Millisecond

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/lbhc/lbhc/election"
 )
 
 // Fuzz targets for this store's record decoders; seeds and crashers are in
@@ -32,12 +34,12 @@ func FuzzDecodeLeaseItem(f *testing.F) {
 		put(3, dynVersionAttr, ver)
 		rec, v, err := decodeLeaseItem(item)
 		if err != nil {
-			if !errors.Is(err, ErrCorrupt) {
+			if !errors.Is(err, election.ErrCorrupt) {
 				t.Fatalf("error %v does not wrap ErrCorrupt", err)
 			}
 			return
 		}
-		if rec.TTL <= 0 || rec.TTL > maxRecordTTL || v == "" {
+		if rec.TTL <= 0 || rec.TTL > election.MaxRecordTTL || v == "" {
 			t.Fatalf("accepted %+v version %q", rec, v)
 		}
 		rec2, v2, err := decodeLeaseItem(encodeLeaseItem("k", rec, v))

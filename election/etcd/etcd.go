@@ -10,6 +10,9 @@ import (
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/lbhc/lbhc/configerr"
+	"github.com/lbhc/lbhc/election"
 )
 
 // etcdWatchRetry is the pause before re-establishing a watch that ended
@@ -53,7 +56,7 @@ type EtcdBackend struct {
 // EtcdTTL converts --lease-ttl to etcd's whole seconds.
 func EtcdTTL(ttl time.Duration) (int64, error) {
 	if ttl < time.Second || ttl%time.Second != 0 {
-		return 0, cfgErr("lease-ttl", "etcd leases last whole seconds (>= 1s), got %s", ttl)
+		return 0, configerr.New("lease-ttl", "etcd leases last whole seconds (>= 1s), got %s", ttl)
 	}
 	return int64(ttl / time.Second), nil
 }
@@ -76,9 +79,9 @@ func NewEtcdBackend(ctx context.Context, cli *clientv3.Client, prefix, leaseName
 	}
 	switch {
 	case leaseName == "":
-		return nil, cfgErr("lease-name", "must not be empty")
+		return nil, configerr.New("lease-name", "must not be empty")
 	case nodeID == "":
-		return nil, cfgErr("node-id", "must not be empty")
+		return nil, configerr.New("node-id", "must not be empty")
 	}
 	b := &EtcdBackend{cli: cli, key: EtcdKey(prefix, leaseName), id: nodeID, ttl: secs,
 		changes: make(chan struct{}, 1), watchDone: make(chan struct{}), started: time.Now()}
@@ -104,11 +107,11 @@ func NewEtcdBackend(ctx context.Context, cli *clientv3.Client, prefix, leaseName
 func etcdStartError(endpoints []string, op, key string, err error) error {
 	switch {
 	case errors.Is(err, rpctypes.ErrAuthFailed), errors.Is(err, rpctypes.ErrInvalidAuthToken):
-		return cfgErr("etcd-username", "etcd rejected the user name or password (--etcd-password-file): %v", err)
+		return configerr.New("etcd-username", "etcd rejected the user name or password (--etcd-password-file): %v", err)
 	case errors.Is(err, rpctypes.ErrUserEmpty):
-		return cfgErr("etcd-username", "etcd has authentication enabled: set --etcd-username and --etcd-password-file")
+		return configerr.New("etcd-username", "etcd has authentication enabled: set --etcd-username and --etcd-password-file")
 	case errors.Is(err, rpctypes.ErrPermissionDenied):
-		return cfgErr("etcd-username", "not allowed to %s %q: grant the user a read-write role on the --etcd-prefix range: %v", op, key, err)
+		return configerr.New("etcd-username", "not allowed to %s %q: grant the user a read-write role on the --etcd-prefix range: %v", op, key, err)
 	}
 	shown := make([]string, len(endpoints))
 	for i, e := range endpoints {
@@ -155,12 +158,12 @@ func (b *EtcdBackend) watch(ctx context.Context) {
 }
 
 // TryAcquire implements Backend.
-func (b *EtcdBackend) TryAcquire(ctx context.Context, renew bool) (State, error) {
+func (b *EtcdBackend) TryAcquire(ctx context.Context, renew bool) (election.State, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if renew {
 		if b.lease == 0 || b.term == 0 {
-			return State{}, fmt.Errorf("renew without a grant: %w", ErrLeaseLost)
+			return election.State{}, fmt.Errorf("renew without a grant: %w", election.ErrLeaseLost)
 		}
 		return b.renew(ctx)
 	}
@@ -168,14 +171,14 @@ func (b *EtcdBackend) TryAcquire(ctx context.Context, renew bool) (State, error)
 	// first (its key goes with its lease).
 	if b.lease != 0 {
 		if err := b.revoke(ctx); err != nil {
-			return State{}, err
+			return election.State{}, err
 		}
 	}
 	return b.acquire(ctx)
 }
 
-func (b *EtcdBackend) renew(ctx context.Context) (State, error) {
-	held := State{Held: true, Term: uint64(b.term), Leader: b.id}
+func (b *EtcdBackend) renew(ctx context.Context) (election.State, error) {
+	held := election.State{Held: true, Term: uint64(b.term), Leader: b.id}
 	// The keep-alive and the read of the key go out together on the same
 	// connection, so a renewal costs one round trip of latency, not two.
 	// Both are sent after the engine's send time, which is all the deadline
@@ -190,9 +193,9 @@ func (b *EtcdBackend) renew(ctx context.Context) (State, error) {
 	resp, getErr := b.cli.Get(ctx, b.key)
 	if err := <-kac; err != nil {
 		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
-			err = fmt.Errorf("etcd lease %x of term %d expired or revoked: %w", int64(b.lease), held.Term, ErrLeaseLost)
+			err = fmt.Errorf("etcd lease %x of term %d expired or revoked: %w", int64(b.lease), held.Term, election.ErrLeaseLost)
 			b.lease, b.term = 0, 0
-			return State{}, err
+			return election.State{}, err
 		}
 		return held, fmt.Errorf("etcd keepalive: %w", err)
 	}
@@ -205,22 +208,22 @@ func (b *EtcdBackend) renew(ctx context.Context) (State, error) {
 		// Not revoked: followers wait for this lease to expire (a TTL
 		// from the keepalive above), by when this node has long demoted.
 		b.lease, b.term = 0, 0
-		return State{}, fmt.Errorf("etcd key %s of term %d was deleted: %w", b.key, held.Term, ErrLeaseLost)
+		return election.State{}, fmt.Errorf("etcd key %s of term %d was deleted: %w", b.key, held.Term, election.ErrLeaseLost)
 	}
 	kv := resp.Kvs[0]
 	if kv.Lease != int64(b.lease) || kv.CreateRevision != b.term {
 		b.revokeQuietly(ctx, b.lease)
 		b.lease, b.term = 0, 0
-		return State{Term: uint64(kv.CreateRevision), Leader: string(kv.Value)},
-			fmt.Errorf("etcd key %s of term %d now held by %q (term %d): %w", b.key, held.Term, kv.Value, kv.CreateRevision, ErrLeaseLost)
+		return election.State{Term: uint64(kv.CreateRevision), Leader: string(kv.Value)},
+			fmt.Errorf("etcd key %s of term %d now held by %q (term %d): %w", b.key, held.Term, kv.Value, kv.CreateRevision, election.ErrLeaseLost)
 	}
 	return held, nil
 }
 
-func (b *EtcdBackend) acquire(ctx context.Context) (State, error) {
+func (b *EtcdBackend) acquire(ctx context.Context) (election.State, error) {
 	resp, err := b.cli.Get(ctx, b.key)
 	if err != nil {
-		return State{}, fmt.Errorf("etcd get %s: %w", b.key, err)
+		return election.State{}, fmt.Errorf("etcd get %s: %w", b.key, err)
 	}
 	if len(resp.Kvs) == 0 {
 		if st, free, err := b.vanished(ctx); err != nil || !free {
@@ -234,17 +237,17 @@ func (b *EtcdBackend) acquire(ctx context.Context) (State, error) {
 			// Someone else's key — or our id under a lease this process
 			// does not hold (a crashed earlier run, or a VM cloned with the
 			// same hostname): it is free only when etcd expires it.
-			return State{Term: uint64(kv.CreateRevision), Leader: string(kv.Value)}, nil
+			return election.State{Term: uint64(kv.CreateRevision), Leader: string(kv.Value)}, nil
 		}
 		// Our own key under our own lease, after the engine fenced itself
 		// out of it: a new grant needs a new term, so end the old one.
 		if err := b.revoke(ctx); err != nil {
-			return State{}, err
+			return election.State{}, err
 		}
 	}
 	g, err := b.cli.Grant(ctx, b.ttl)
 	if err != nil {
-		return State{}, fmt.Errorf("etcd grant lease: %w", err)
+		return election.State{}, fmt.Errorf("etcd grant lease: %w", err)
 	}
 	tr, err := b.cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(b.key), "=", 0)).
@@ -255,22 +258,22 @@ func (b *EtcdBackend) acquire(ctx context.Context) (State, error) {
 		// The put may have happened: revoking the lease removes the key
 		// too. If that fails as well the lease expires after its TTL.
 		b.revokeQuietly(ctx, g.ID)
-		return State{}, fmt.Errorf("etcd create %s: %w", b.key, err)
+		return election.State{}, fmt.Errorf("etcd create %s: %w", b.key, err)
 	}
 	var kvs = tr.Responses[len(tr.Responses)-1].GetResponseRange().GetKvs()
 	if !tr.Succeeded {
 		b.revokeQuietly(ctx, g.ID)
 		if len(kvs) == 0 {
-			return State{}, nil
+			return election.State{}, nil
 		}
-		return State{Term: uint64(kvs[0].CreateRevision), Leader: string(kvs[0].Value)}, nil
+		return election.State{Term: uint64(kvs[0].CreateRevision), Leader: string(kvs[0].Value)}, nil
 	}
 	if len(kvs) == 0 || kvs[0].Lease != int64(g.ID) {
 		b.revokeQuietly(ctx, g.ID)
-		return State{}, fmt.Errorf("etcd create %s: key not readable in the same transaction", b.key)
+		return election.State{}, fmt.Errorf("etcd create %s: key not readable in the same transaction", b.key)
 	}
 	b.lease, b.term, b.seenLease = g.ID, kvs[0].CreateRevision, g.ID
-	return State{Held: true, Term: uint64(b.term), Leader: b.id}, nil
+	return election.State{Held: true, Term: uint64(b.term), Leader: b.id}, nil
 }
 
 // revoke ends our lease (and with it our key). A lease that no longer
@@ -322,10 +325,10 @@ func (b *EtcdBackend) Close() error {
 
 // Peek reports the holder without acquiring: the key is free when it does
 // not exist (released, or its lease expired).
-func (b *EtcdBackend) Peek(ctx context.Context) (State, bool, error) {
+func (b *EtcdBackend) Peek(ctx context.Context) (election.State, bool, error) {
 	resp, err := b.cli.Get(ctx, b.key)
 	if err != nil {
-		return State{}, false, fmt.Errorf("etcd get %s: %w", b.key, err)
+		return election.State{}, false, fmt.Errorf("etcd get %s: %w", b.key, err)
 	}
 	if len(resp.Kvs) == 0 {
 		b.mu.Lock()
@@ -337,7 +340,7 @@ func (b *EtcdBackend) Peek(ctx context.Context) (State, bool, error) {
 	b.mu.Lock()
 	b.seenLease = clientv3.LeaseID(kv.Lease)
 	b.mu.Unlock()
-	return State{Term: uint64(kv.CreateRevision), Leader: string(kv.Value)}, false, nil
+	return election.State{Term: uint64(kv.CreateRevision), Leader: string(kv.Value)}, false, nil
 }
 
 // vanished decides whether a missing key is free (b.mu held). It is when
@@ -345,22 +348,22 @@ func (b *EtcdBackend) Peek(ctx context.Context) (State, bool, error) {
 // holder stopped renewing after its key was deleted). A node that has
 // seen no key waits a TTL after start: a key deleted before its first
 // read may have a live holder it cannot name.
-func (b *EtcdBackend) vanished(ctx context.Context) (State, bool, error) {
+func (b *EtcdBackend) vanished(ctx context.Context) (election.State, bool, error) {
 	if b.seenLease == 0 {
 		if left := time.Duration(b.ttl)*time.Second - time.Since(b.started); left > 0 {
-			return State{RetryAfter: left}, false, nil
+			return election.State{RetryAfter: left}, false, nil
 		}
-		return State{}, true, nil
+		return election.State{}, true, nil
 	}
 	ttl, err := b.cli.TimeToLive(ctx, b.seenLease)
 	if err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
-		return State{}, false, fmt.Errorf("etcd lease %x time-to-live: %w", int64(b.seenLease), err)
+		return election.State{}, false, fmt.Errorf("etcd lease %x time-to-live: %w", int64(b.seenLease), err)
 	}
 	// etcd reports the remaining whole seconds, rounded down (0 while
 	// under a second is left), and -1 once the lease is gone.
 	if err == nil && ttl.TTL >= 0 {
-		return State{RetryAfter: time.Duration(ttl.TTL)*time.Second + 100*time.Millisecond}, false, nil
+		return election.State{RetryAfter: time.Duration(ttl.TTL)*time.Second + 100*time.Millisecond}, false, nil
 	}
 	b.seenLease = 0
-	return State{}, true, nil
+	return election.State{}, true, nil
 }

@@ -12,6 +12,8 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+
+	"github.com/lbhc/lbhc/configerr"
 )
 
 // DefaultEtcdDialTimeout bounds connecting and the first request at start.
@@ -64,17 +66,17 @@ func ParseEtcdEndpoints(list string) ([]string, error) {
 		}
 		u, err := url.Parse(e)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			return nil, cfgErr("etcd-endpoints", "%q is not an endpoint URL like http://10.0.0.5:2379 or https://etcd1:2379", RedactURL(e))
+			return nil, configerr.New("etcd-endpoints", "%q is not an endpoint URL like http://10.0.0.5:2379 or https://etcd1:2379", RedactURL(e))
 		}
 		if u.User != nil {
 			// The client would not use them, and a password in a flag
 			// shows in ps and shell history.
-			return nil, cfgErr("etcd-endpoints", "%q carries credentials: use --etcd-username and --etcd-password-file", RedactURL(e))
+			return nil, configerr.New("etcd-endpoints", "%q carries credentials: use --etcd-username and --etcd-password-file", RedactURL(e))
 		}
 		out = append(out, e)
 	}
 	if len(out) == 0 {
-		return nil, cfgErr("etcd-endpoints", "must list at least one URL, e.g. https://10.0.0.5:2379,https://10.0.0.6:2379")
+		return nil, configerr.New("etcd-endpoints", "must list at least one URL, e.g. https://10.0.0.5:2379,https://10.0.0.6:2379")
 	}
 	return out, nil
 }
@@ -104,10 +106,10 @@ func (c EtcdClientConfig) clientConfig() (clientv3.Config, error) {
 		})},
 	}
 	if len(c.Endpoints) == 0 {
-		return cfg, cfgErr("etcd-endpoints", "must list at least one URL, e.g. https://10.0.0.5:2379,https://10.0.0.6:2379")
+		return cfg, configerr.New("etcd-endpoints", "must list at least one URL, e.g. https://10.0.0.5:2379,https://10.0.0.6:2379")
 	}
 	if c.DialTimeout <= 0 {
-		return cfg, cfgErr("etcd-dial-timeout", "must be positive, got %s", c.DialTimeout)
+		return cfg, configerr.New("etcd-dial-timeout", "must be positive, got %s", c.DialTimeout)
 	}
 	tlsCfg, err := c.tlsConfig()
 	if err != nil {
@@ -116,18 +118,18 @@ func (c EtcdClientConfig) clientConfig() (clientv3.Config, error) {
 	cfg.TLS = tlsCfg
 	switch {
 	case c.Username == "" && c.PasswordFile != "":
-		return cfg, cfgErr("etcd-username", "must be set when --etcd-password-file is")
+		return cfg, configerr.New("etcd-username", "must be set when --etcd-password-file is")
 	case c.Username != "" && c.PasswordFile == "":
-		return cfg, cfgErr("etcd-password-file", "must be set when --etcd-username is")
+		return cfg, configerr.New("etcd-password-file", "must be set when --etcd-username is")
 	case c.Username != "":
 		pw, err := os.ReadFile(c.PasswordFile)
 		if err != nil {
-			return cfg, cfgErr("etcd-password-file", "%v", err)
+			return cfg, configerr.New("etcd-password-file", "%v", err)
 		}
 		// One trailing newline is what editors and `echo` leave.
 		p := strings.TrimSuffix(strings.TrimSuffix(string(pw), "\n"), "\r")
 		if p == "" {
-			return cfg, cfgErr("etcd-password-file", "%s is empty", c.PasswordFile)
+			return cfg, configerr.New("etcd-password-file", "%s is empty", c.PasswordFile)
 		}
 		cfg.Username, cfg.Password = c.Username, p
 	}
@@ -141,16 +143,16 @@ func (c EtcdClientConfig) tlsConfig() (*tls.Config, error) {
 	}
 	if (c.CertFile == "") != (c.KeyFile == "") {
 		if c.CertFile == "" {
-			return nil, cfgErr("etcd-cert-file", "must be set when --etcd-key-file is")
+			return nil, configerr.New("etcd-cert-file", "must be set when --etcd-key-file is")
 		}
-		return nil, cfgErr("etcd-key-file", "must be set when --etcd-cert-file is")
+		return nil, configerr.New("etcd-key-file", "must be set when --etcd-cert-file is")
 	}
 	if !https {
 		switch {
 		case c.CAFile != "":
-			return nil, cfgErr("etcd-ca-file", "is set but no --etcd-endpoints URL uses https://")
+			return nil, configerr.New("etcd-ca-file", "is set but no --etcd-endpoints URL uses https://")
 		case c.CertFile != "":
-			return nil, cfgErr("etcd-cert-file", "is set but no --etcd-endpoints URL uses https://")
+			return nil, configerr.New("etcd-cert-file", "is set but no --etcd-endpoints URL uses https://")
 		}
 		return nil, nil
 	}
@@ -158,18 +160,18 @@ func (c EtcdClientConfig) tlsConfig() (*tls.Config, error) {
 	if c.CAFile != "" {
 		pem, err := os.ReadFile(c.CAFile)
 		if err != nil {
-			return nil, cfgErr("etcd-ca-file", "%v", err)
+			return nil, configerr.New("etcd-ca-file", "%v", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, cfgErr("etcd-ca-file", "no PEM certificate found in %s", c.CAFile)
+			return nil, configerr.New("etcd-ca-file", "no PEM certificate found in %s", c.CAFile)
 		}
 		tc.RootCAs = pool
 	}
 	if c.CertFile != "" {
 		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
 		if err != nil {
-			return nil, cfgErr("etcd-cert-file", "with --etcd-key-file: %v", err)
+			return nil, configerr.New("etcd-cert-file", "with --etcd-key-file: %v", err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}

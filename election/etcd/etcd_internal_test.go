@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+
+	"github.com/lbhc/lbhc/election"
 )
 
 func TestEtcdTTL(t *testing.T) {
@@ -108,7 +110,7 @@ func TestEtcdStartError(t *testing.T) {
 		if err.Error() != tc.msg {
 			t.Errorf("got  %s\nwant %s", err, tc.msg)
 		}
-		var ce *ConfigError
+		var ce *election.ConfigError
 		if errors.As(err, &ce) != (tc.code == 2) {
 			t.Errorf("%v: ConfigError = %v, want %v", tc.err, !(tc.code == 2), tc.code == 2)
 		}
@@ -172,4 +174,15 @@ func TestEtcdClientConfigTLSAndAuth(t *testing.T) {
 	if err != nil || cfg.TLS != nil || cfg.Username != "" {
 		t.Fatalf("plain config: %+v, %v", cfg.TLS, err)
 	}
+}
+
+// The etcd backend can be observed without acquiring (election.Peeker).
+var _ election.Peeker = (*EtcdBackend)(nil)
+
+// errString is err's message, "" for nil, so that tables can compare both.
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }

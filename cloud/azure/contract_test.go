@@ -1,5 +1,0 @@
-package azure
-
-import "github.com/lbhc/lbhc/cloud"
-
-var NewMetrics = cloud.NewMetrics
