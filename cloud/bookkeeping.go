@@ -63,10 +63,24 @@ func (s *StatusBox) Idle(detail string) {
 	s.st.Detail = detail
 }
 
-// Shell is the Promote / Monitor / Demote bookkeeping an action shares
-// with the others, written once: the duration and failure metrics, the verified
-// gauge and status (StatusBox.Record), the repair counter and the log
-// lines. An action supplies only its ensure step.
+// Shell is the Promote / Monitor / Demote bookkeeping every cloud action
+// (route53, ec2-route, eip, azure-route) shares, written once: the duration
+// and failure metrics, the verified gauge and status (StatusBox.Record), the
+// repair counter and the log lines. An action supplies only its ensure step
+// (read, write what differs, read back).
+//
+// The semantics, the same for every action:
+//   - lbhc_cloud_action_verified is 1 after a pass that verified the state,
+//     0 after a pass that failed, and 0 after Demote: a node that does not
+//     lead has verified nothing for itself, and a 1 left over from its last
+//     term would claim the cloud points at a follower.
+//   - lbhc_cloud_action_repairs_total counts monitor passes that had to write
+//     and then verified, one per pass however many routes or records it
+//     rewrote; a pass that wrote but then failed counts as a failure only.
+//   - A pass refused because leadership ended (ErrNotLeader) is no failure:
+//     status "idle" with the refusal as last error, the verified gauge and
+//     the failure counter untouched.
+//   - The status detail describes the desired state also after a failure.
 type Shell struct {
 	Name   string // action name in metrics, status and logs: "eip"
 	What   string // what the log lines call the cloud state: "elastic IP"
@@ -113,9 +127,11 @@ func (s Shell) Monitor(ctx context.Context, ev Event, ensure EnsureFunc) (bool, 
 	return changed, nil
 }
 
-// Demote leaves the cloud state alone (the next leader rewrites it) and
-// reports the action idle.
+// Demote leaves the cloud state alone (the next leader rewrites it; removing
+// it would black-hole the VIP until then), reports the action idle and
+// clears the verified gauge.
 func (s Shell) Demote() error {
 	s.St.Idle("not leading")
+	s.M.SetVerified(s.Name, false)
 	return nil
 }

@@ -67,7 +67,40 @@ func TestShellBookkeeping(t *testing.T) {
 		t.Fatalf("failures %v after ErrNotLeader, want still 1", f)
 	}
 
+	if _, _, v := counter(); v != 0 {
+		t.Fatalf("verified %v after the failed check, want 0 until a pass verifies again", v)
+	}
+	if err := s.Promote(context.Background(), ev, ensure(false, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, v := counter(); v != 1 {
+		t.Fatalf("verified %v after a verified promote", v)
+	}
 	if err := s.Demote(); err != nil || s.St.Get().State != "idle" || s.St.Get().Detail != "not leading" {
 		t.Fatalf("demote: %v %+v", err, s.St.Get())
+	}
+	if f, r, v := counter(); f != 1 || r != 1 || v != 0 {
+		t.Fatalf("after demote: failures %v repairs %v verified %v, want 1 1 0", f, r, v)
+	}
+}
+
+// A monitor pass that wrote but could not verify is a failure, not a repair.
+func TestShellWriteThenFailIsNoRepair(t *testing.T) {
+	m := NewMetrics(nil)
+	s := Shell{Name: "x", What: "thing", Prefix: "x", Log: slog.New(slog.DiscardHandler), M: m, St: NewStatusBox("x")}
+	fail := func(context.Context, Event, *slog.Logger) (bool, string, error) {
+		return true, "d", errors.New("verify: still elsewhere")
+	}
+	if repaired, err := s.Monitor(context.Background(), Event{Term: 1}, fail); !repaired || err == nil {
+		t.Fatalf("monitor = %v, %v; want wrote and failed", repaired, err)
+	}
+	if r := testutil.ToFloat64(m.repairs.WithLabelValues("x")); r != 0 {
+		t.Fatalf("repairs %v, want 0", r)
+	}
+	if f := testutil.ToFloat64(m.failures.WithLabelValues("x")); f != 1 {
+		t.Fatalf("failures %v, want 1", f)
+	}
+	if st := s.St.Get(); st.State != "failed" || st.Detail != "d" {
+		t.Fatalf("status %+v", st)
 	}
 }

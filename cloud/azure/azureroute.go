@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -59,9 +58,7 @@ type AzureRoute struct {
 	clients map[string]*azureRoutes // by subscription ID
 	log     *slog.Logger
 	m       *cloud.Metrics
-
-	mu     sync.Mutex
-	status cloud.Status
+	st      *cloud.StatusBox
 }
 
 // NewAzureRoute builds the action; it makes no network calls.
@@ -105,7 +102,7 @@ func NewAzureRoute(cfg AzureRouteConfig, log *slog.Logger, m *cloud.Metrics) (*A
 		clients: map[string]*azureRoutes{},
 		log:     log.With("action", AzureRouteActionName),
 		m:       m,
-		status:  cloud.Status{Name: AzureRouteActionName, State: "idle"},
+		st:      cloud.NewStatusBox(AzureRouteActionName),
 	}
 	for _, t := range cfg.Tables {
 		key := strings.ToLower(t.SubscriptionID)
@@ -135,23 +132,10 @@ type azureRoutes struct {
 func (a *AzureRoute) Name() string { return AzureRouteActionName }
 
 // Status implements Action.
-func (a *AzureRoute) Status() cloud.Status {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.status
-}
+func (a *AzureRoute) Status() cloud.Status { return a.st.Get() }
 
-func (a *AzureRoute) setStatus(state, detail string, err error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.status.State = state
-	a.status.Detail = detail
-	if err != nil {
-		a.status.LastError = err.Error()
-	} else {
-		a.status.LastError = ""
-		a.status.LastVerified = time.Now()
-	}
+func (a *AzureRoute) shell() cloud.Shell {
+	return cloud.Shell{Name: AzureRouteActionName, What: "azure routes", Prefix: AzureRouteActionName, Log: a.log, M: a.m, St: a.st}
 }
 
 // azureTarget is one route in one table.
@@ -185,83 +169,45 @@ func (a *AzureRoute) targets(vips []netip.Prefix) ([]azureTarget, error) {
 	return out, nil
 }
 
-// Promote implements Action.
-func (a *AzureRoute) Promote(ctx context.Context, ev cloud.Event) (err error) {
-	done := a.m.Track(AzureRouteActionName, cloud.OpPromote)
-	defer func() { done(err) }()
-	log := a.log.With("term", ev.Term)
-	targets, err := a.targets(ev.VIPs)
-	if err != nil {
-		err = fmt.Errorf("azure-route: %w", err)
-		a.fail(log, err)
-		return err
-	}
-	written := 0
-	for _, t := range targets {
-		wrote, err := a.ensure(ctx, log, ev, t, a.cfg.Attempts)
-		if err != nil {
-			err = fmt.Errorf("azure-route: %s: %w", t, err)
-			a.fail(log, err)
-			return err
-		}
-		if wrote {
-			written++
-		}
-	}
-	detail := fmt.Sprintf("%d route(s) → %s (%d written)", len(targets), a.cfg.NextHop, written)
-	a.setStatus("ok", detail, nil)
-	a.m.SetVerified(AzureRouteActionName, true)
-	log.Info("azure routes point at this node", "routes", len(targets), "written", written, "next_hop", a.cfg.NextHop.String())
-	return nil
+// Promote implements Action: every route is tried up to cfg.Attempts times.
+func (a *AzureRoute) Promote(ctx context.Context, ev cloud.Event) error {
+	return a.shell().Promote(ctx, ev, a.ensureAll(a.cfg.Attempts))
 }
 
 // Monitor implements Action: one read per route; a route that drifted is
-// rewritten (one attempt; the next monitor round tries again).
-func (a *AzureRoute) Monitor(ctx context.Context, ev cloud.Event) (repaired bool, err error) {
-	done := a.m.Track(AzureRouteActionName, cloud.OpMonitor)
-	defer func() { done(err) }()
-	log := a.log.With("term", ev.Term)
-	targets, err := a.targets(ev.VIPs)
-	if err != nil {
-		err = fmt.Errorf("azure-route: %w", err)
-		a.fail(log, err)
-		return false, err
-	}
-	fixed := 0
-	for _, t := range targets {
-		wrote, err := a.ensure(ctx, log, ev, t, 1)
-		if err != nil {
-			err = fmt.Errorf("azure-route: %s: %w", t, err)
-			a.fail(log, err)
-			return fixed > 0, err
-		}
-		if wrote {
-			fixed++
-			a.m.Repair(AzureRouteActionName)
-		}
-	}
-	a.m.SetVerified(AzureRouteActionName, true)
-	if fixed > 0 {
-		a.setStatus("repaired", fmt.Sprintf("%d of %d route(s) repaired → %s", fixed, len(targets), a.cfg.NextHop), nil)
-		log.Warn("azure routes repaired", "repaired", fixed, "routes", len(targets))
-		return true, nil
-	}
-	a.setStatus("ok", fmt.Sprintf("%d route(s) → %s", len(targets), a.cfg.NextHop), nil)
-	return false, nil
+// rewritten with one attempt (the next monitor pass tries again).
+func (a *AzureRoute) Monitor(ctx context.Context, ev cloud.Event) (bool, error) {
+	return a.shell().Monitor(ctx, ev, a.ensureAll(1))
 }
 
 // Demote implements Action. Routes are left in place: the next leader
 // overwrites them, and deleting them would black-hole the VIP until then.
-func (a *AzureRoute) Demote(ctx context.Context, ev cloud.Event) error {
-	a.setStatus("idle", "not leading", nil)
-	a.m.SetVerified(AzureRouteActionName, false)
-	return nil
-}
+func (a *AzureRoute) Demote(ctx context.Context, ev cloud.Event) error { return a.shell().Demote() }
 
-func (a *AzureRoute) fail(log *slog.Logger, err error) {
-	a.setStatus("failed", "", err)
-	a.m.SetVerified(AzureRouteActionName, false)
-	log.Error("azure-route failed", "err", err)
+// ensureAll makes every route of ev's VIPs in every table point at this
+// node, trying each route up to attempts times; it stops at the first route
+// that fails.
+func (a *AzureRoute) ensureAll(attempts int) cloud.EnsureFunc {
+	return func(ctx context.Context, ev cloud.Event, log *slog.Logger) (bool, string, error) {
+		targets, err := a.targets(ev.VIPs)
+		if err != nil {
+			return false, "", err
+		}
+		written := 0
+		detail := func() string {
+			return fmt.Sprintf("%d route(s) → %s (%d written)", len(targets), a.cfg.NextHop, written)
+		}
+		for _, t := range targets {
+			wrote, err := a.ensure(ctx, log, ev, t, attempts)
+			if wrote {
+				written++
+			}
+			if err != nil {
+				return written > 0, detail(), fmt.Errorf("%s: %w", t, err)
+			}
+		}
+		return written > 0, detail(), nil
+	}
 }
 
 // ensure makes one route right, trying up to attempts times; wrote reports

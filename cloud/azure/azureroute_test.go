@@ -336,6 +336,22 @@ func TestAzureRouteMonitorRepairsDrift(t *testing.T) {
 	if v := azSeries(t, reg, "lbhc_cloud_action_repairs_total"); v != 1 {
 		t.Errorf("repairs = %v", v)
 	}
+	// Both tables drift: one pass, two PUTs, one repair (repairs count
+	// monitor passes that had to write, as for the AWS actions).
+	for _, tb := range []AzureRouteTable{azTable1, azTable2} {
+		f.SetRoute(azSub, azRG, tb.Name, "lbhc-10-0-0-5-32", cloudtest.AzureRoute{
+			AddressPrefix: "10.0.0.5/32", NextHopType: "VirtualAppliance", NextHopIPAddress: azHopB.String()})
+	}
+	puts = f.Count(http.MethodPut)
+	if repaired, err := a.Monitor(context.Background(), ev); err != nil || !repaired {
+		t.Fatalf("Monitor after drift in both tables = %v, %v", repaired, err)
+	}
+	if n := f.Count(http.MethodPut) - puts; n != 2 {
+		t.Errorf("repair made %d PUTs, want 2", n)
+	}
+	if v := azSeries(t, reg, "lbhc_cloud_action_repairs_total"); v != 2 {
+		t.Errorf("repairs = %v after a second repairing pass, want 2", v)
+	}
 	// Deleted route: recreated.
 	f2 := azFake(t)
 	b := azNew(t, azConfig(f2, azHopA, azTable1), nil)
@@ -405,7 +421,9 @@ func TestAzureRouteGivesUpAfterAttempts(t *testing.T) {
 	if n := f.Count(http.MethodPut); n != 2 {
 		t.Errorf("%d PUTs, want 2", n)
 	}
-	if st := a.Status(); st.State != "failed" || st.LastError != err.Error() {
+	// As for every action, /status keeps the error without the action's
+	// name, which the entry already carries.
+	if st := a.Status(); st.State != "failed" || "azure-route: "+st.LastError != err.Error() || st.Detail == "" {
 		t.Errorf("status = %+v", st)
 	}
 	if v := azSeries(t, reg, "lbhc_cloud_action_failures_total"); v != 1 {
@@ -464,10 +482,18 @@ func TestAzureRouteDeadlinePassedNoWrite(t *testing.T) {
 	f := azFake(t)
 	f.SetRoute(azSub, azRG, azTable1.Name, "lbhc-10-0-0-5-32", cloudtest.AzureRoute{
 		AddressPrefix: "10.0.0.5/32", NextHopType: "VirtualAppliance", NextHopIPAddress: azHopB.String()})
-	a := azNew(t, azConfig(f, azHopA, azTable1), nil)
+	m, reg := azMetrics()
+	a := azNew(t, azConfig(f, azHopA, azTable1), m)
 	ev := azEvent("a", 4, func() bool { return false })
 	if err := a.Promote(context.Background(), ev); !errors.Is(err, cloud.ErrNotLeader) {
 		t.Fatalf("Promote err = %v, want ErrNotLeader", err)
+	}
+	// Refusing to write after leadership ended is no failure of the action.
+	if st := a.Status(); st.State != "idle" || st.LastError == "" {
+		t.Errorf("status after the refusal = %+v, want idle with the refusal as last error", st)
+	}
+	if v := azSeries(t, reg, "lbhc_cloud_action_failures_total"); v != 0 {
+		t.Errorf("failures = %v after a refusal, want 0", v)
 	}
 	if _, err := a.Monitor(context.Background(), ev); !errors.Is(err, cloud.ErrNotLeader) {
 		t.Fatalf("Monitor err = %v, want ErrNotLeader", err)
@@ -558,9 +584,13 @@ func TestAzureRouteVIPValidation(t *testing.T) {
 
 func TestAzureRouteDemote(t *testing.T) {
 	f := azFake(t)
-	a := azNew(t, azConfig(f, azHopA, azTable1), nil)
+	m, reg := azMetrics()
+	a := azNew(t, azConfig(f, azHopA, azTable1), m)
 	if err := a.Promote(context.Background(), azEvent("a", 1, azValid)); err != nil {
 		t.Fatal(err)
+	}
+	if v := azSeries(t, reg, "lbhc_cloud_action_verified"); v != 1 {
+		t.Fatalf("verified = %v after promote", v)
 	}
 	n := len(f.Requests())
 	if err := a.Demote(context.Background(), cloud.Event{Role: "follower", Term: 1, NodeID: "a"}); err != nil {
@@ -571,6 +601,9 @@ func TestAzureRouteDemote(t *testing.T) {
 	}
 	if st := a.Status(); st.State != "idle" {
 		t.Errorf("status = %+v", st)
+	}
+	if v := azSeries(t, reg, "lbhc_cloud_action_verified"); v != 0 {
+		t.Errorf("verified = %v after demote, want 0", v)
 	}
 	azWant(t, f, azTable1, "lbhc-10-0-0-5-32", "10.0.0.5/32", azHopA)
 }
@@ -614,5 +647,39 @@ func TestAzureARMFakeProtocol(t *testing.T) {
 	}
 	if r, _ := f.Route(azSub, azRG, "rt-app", "r1"); r.ProvisioningState != "Updating" {
 		t.Errorf("route state before its operation completed = %q, want Updating", r.ProvisioningState)
+	}
+}
+
+// A failed monitor check clears the verified gauge; the next pass that
+// verifies sets it again.
+func TestAzureRouteVerifiedFollowsChecks(t *testing.T) {
+	f := azFake(t)
+	m, reg := azMetrics()
+	a := azNew(t, azConfig(f, azHopA, azTable1), m)
+	ev := azEvent("a", 1, azValid)
+	if err := a.Promote(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	f.SetRoute(azSub, azRG, azTable1.Name, "lbhc-10-0-0-5-32", cloudtest.AzureRoute{
+		AddressPrefix: "10.0.0.5/32", NextHopType: "VirtualAppliance", NextHopIPAddress: azHopB.String()})
+	f.InjectFault(cloudtest.AzureFault{Method: "PUT", Count: 1, Status: 403,
+		Error: cloudtest.AzureError{Code: "AuthorizationFailed", Message: "no"}})
+	if _, err := a.Monitor(context.Background(), ev); err == nil {
+		t.Fatal("Monitor with a refused PUT succeeded")
+	}
+	if v := azSeries(t, reg, "lbhc_cloud_action_verified"); v != 0 {
+		t.Errorf("verified = %v after a failed check, want 0", v)
+	}
+	if v := azSeries(t, reg, "lbhc_cloud_action_repairs_total"); v != 0 {
+		t.Errorf("repairs = %v after a failed repair, want 0", v)
+	}
+	if repaired, err := a.Monitor(context.Background(), ev); err != nil || !repaired {
+		t.Fatalf("second Monitor = %v, %v", repaired, err)
+	}
+	if v := azSeries(t, reg, "lbhc_cloud_action_verified"); v != 1 {
+		t.Errorf("verified = %v after a verified repair, want 1", v)
+	}
+	if st := a.Status(); st.State != "repaired" || st.LastError != "" {
+		t.Errorf("status = %+v", st)
 	}
 }
