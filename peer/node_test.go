@@ -3,6 +3,7 @@ package peer
 import (
 	"context"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -141,3 +142,6 @@ func metric(t *testing.T, reg *prometheus.Registry, name, label, value string) f
 	}
 	return -1
 }
+
+// src0 is a source address for refusal logs in socket-less tests.
+var src0 = netip.MustParseAddrPort("127.0.0.1:9")
