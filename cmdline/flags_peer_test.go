@@ -88,7 +88,7 @@ func TestPeerKeyFileErrors(t *testing.T) {
 	open := peerKeyFile(t, 0o644, testPeerKey)
 	three := peerKeyFile(t, 0o600, testPeerKey, testPeerKey+"2", testPeerKey+"3")
 	for _, tc := range []struct{ file, want string }{
-		{missing, "invalid --peer-key-file: open " + missing + ": no such file or directory"},
+		{missing, "invalid --peer-key-file: stat " + missing + ": no such file or directory"},
 		{short, "invalid --peer-key-file: " + short + ": line 1: the key is 9 bytes, want at least 32 (e.g. openssl rand -base64 48)"},
 		{open, "invalid --peer-key-file: " + open + " is accessible by group or others (mode 0644): chmod 600 it"},
 		{three, "invalid --peer-key-file: " + three + ": 3 keys, want 1 or 2 (the first signs, both verify: two only during a rotation)"},
