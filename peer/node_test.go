@@ -147,8 +147,8 @@ func metric(t *testing.T, reg *prometheus.Registry, name, label, value string) f
 var src0 = netip.MustParseAddrPort("127.0.0.1:9")
 
 // TestOversizeOnTheWire: a datagram longer than MaxDatagram, which the
-// fixed receive buffer truncates, is refused as oversize rather than
-// parsed from its first 513 bytes.
+// fixed receive buffer (MaxDatagram+1 bytes) truncates, is counted as
+// oversize, not as malformed and not accepted.
 func TestOversizeOnTheWire(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	_, b := pair(t, nil, reg)
@@ -157,8 +157,7 @@ func TestOversizeOnTheWire(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	// A valid message padded past the limit: parsed from its start it
-	// would pass the layout check if the tail were ignored.
+	// A valid message padded past the limit.
 	d := append(datagram(t, keyOld, fromA(time.Now()), status), make([]byte, MaxDatagram)...)
 	if _, err := c.Write(d); err != nil {
 		t.Fatal(err)
