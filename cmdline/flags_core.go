@@ -99,12 +99,12 @@ func coreFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "renew-deadline", Value: election.DefaultRenewDeadline, EnvVars: envs("renew-deadline"), Usage: "a leader that cannot confirm a renewal for this long demotes (< lease-ttl)"},
 		&cli.DurationFlag{Name: "retry-period", Value: election.DefaultRetryPeriod, EnvVars: envs("retry-period"), Usage: "interval of renewals and acquire attempts (1.2x < renew-deadline)"},
 		&cli.IntSliceFlag{Name: "probe-port", Value: cli.NewIntSlice(26001), EnvVars: envs("probe-port"), Usage: "probe port(s) answered only by the leader; repeat or comma-separate"},
-		&cli.StringFlag{Name: "probe-protocol", Value: "tcp", EnvVars: envs("probe-protocol"), Usage: "tcp (accept, write message, close) or http (200 on GET/HEAD)"},
+		&cli.StringFlag{Name: "probe-protocol", Value: probe.DefaultProtocol, EnvVars: envs("probe-protocol"), Usage: "tcp (accept, write message, close) or http (200 on GET/HEAD)"},
 		&cli.StringFlag{Name: "probe-address", EnvVars: envs("probe-address"), Usage: "bind the probe port(s) to this address only (default: all)"},
 		&cli.StringFlag{Name: "probe-message", EnvVars: envs("probe-message"), Usage: "tcp: bytes written before close; http: 200 body"},
 		&cli.StringFlag{Name: "probe-standby", Value: probe.StandbyClosed, EnvVars: envs("probe-standby"), Usage: "what followers do: closed (port closed) or 503 (http only)"},
-		&cli.IntFlag{Name: "probe-max-conns", Value: 128, EnvVars: envs("probe-max-conns"), Usage: "concurrent probe connections; the oldest is dropped when full"},
-		&cli.DurationFlag{Name: "probe-timeout", Value: 2 * time.Second, EnvVars: envs("probe-timeout"), Usage: "read/write deadline of one probe connection"},
+		&cli.IntFlag{Name: "probe-max-conns", Value: probe.DefaultMaxConns, EnvVars: envs("probe-max-conns"), Usage: "concurrent probe connections; the oldest is dropped when full"},
+		&cli.DurationFlag{Name: "probe-timeout", Value: probe.DefaultTimeout, EnvVars: envs("probe-timeout"), Usage: "read/write deadline of one probe connection"},
 		&cli.IntFlag{Name: "probe-backlog", EnvVars: envs("probe-backlog"), Usage: "listen backlog (Linux); 0 = 128 with the kernel fence, else 4 (a frozen process's kernel completes at most that many handshakes)"},
 		&cli.BoolFlag{Name: "probe-kernel-fence", Value: true, EnvVars: envs("probe-kernel-fence"), Usage: "Linux: an eBPF socket filter drops probe packets in the kernel once the leadership deadline passes, even while lbhc is frozen (needs CAP_BPF or root)"},
 		&cli.DurationFlag{Name: "probe-idle-timeout", EnvVars: envs("probe-idle-timeout"), Usage: "leader without any probe for this long: warn (0 = off)"},
@@ -196,7 +196,9 @@ func runAction(c *cli.Context) error {
 	if c.Args().Present() {
 		return &usageError{Msg: fmt.Sprintf("run takes no arguments, got %q (flags start with --)", c.Args().Slice())}
 	}
-	if err := nonNegative(c, "lease-ttl", "renew-deadline", "retry-period", "probe-timeout", "probe-idle-timeout",
+	// The lease timing and the probe timeout are judged by their packages
+	// (timing.Validate, pcfg.Validate below); these are the agent's.
+	if err := nonNegative(c, "probe-idle-timeout",
 		"priority-step", "cloud-monitor-interval", "shutdown-timeout"); err != nil {
 		return err
 	}
@@ -243,9 +245,6 @@ func runAction(c *cli.Context) error {
 	}
 	if p := c.Int("priority"); p < 1 || p > 1000 {
 		return flagErr("priority", "%d is out of range 1-1000 (1 is the best)", p)
-	}
-	if c.Int("probe-max-conns") < 1 {
-		return flagErr("probe-max-conns", "must be at least 1, got %d", c.Int("probe-max-conns"))
 	}
 	if c.Duration("cloud-monitor-interval") == 0 {
 		return flagErr("cloud-monitor-interval", "must be positive")

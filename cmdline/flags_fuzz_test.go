@@ -18,7 +18,7 @@ func validateOnly(c *cli.Context) error {
 	if _, err := newLogger(c, nil); err != nil {
 		return err
 	}
-	if err := nonNegative(c, "lease-ttl", "renew-deadline", "retry-period", "probe-timeout", "probe-idle-timeout",
+	if err := nonNegative(c, "probe-idle-timeout",
 		"priority-step", "cloud-monitor-interval", "shutdown-timeout"); err != nil {
 		return err
 	}
