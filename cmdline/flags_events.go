@@ -24,7 +24,8 @@ const (
 	minNoticeInterval     = 250 * time.Millisecond
 )
 
-// eventFlags are the flags of the platform-notice watchers (issue 17).
+// eventFlags are the flags of the platform-notice watchers (Azure Scheduled
+// Events, AWS instance notices): a node about to be stopped hands over first.
 func eventFlags() []cli.Flag {
 	const cat = "Platform notices"
 	return []cli.Flag{
@@ -44,7 +45,9 @@ func eventFlags() []cli.Flag {
 	}
 }
 
-// vipEventFlags are the VIP flags of issue 17 (kept apart from flags_vip.go).
+// vipEventFlags are the VIP flags that react to the network while leading
+// (announcement refresh, link state), kept apart from the address flags in
+// flags_vip.go.
 func vipEventFlags() []cli.Flag {
 	const cat = "Virtual IP"
 	return []cli.Flag{

@@ -19,7 +19,8 @@ const (
 	defaultVIPReconcileEvery = 5 * time.Second
 )
 
-// vipFlags are the virtual IP flags of `lbhc run` (issue 4).
+// vipFlags are the virtual IP flags of `lbhc run`: which addresses the
+// leader owns, on which interface, and how it announces them.
 func vipFlags() []cli.Flag {
 	const cat = "Virtual IP"
 	return []cli.Flag{

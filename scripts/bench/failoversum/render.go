@@ -198,8 +198,8 @@ func count(rs []result, f func(result) bool) int {
 	return n
 }
 
-// renderTimings is issue 2's "failover time, crash and graceful, at several
-// timing settings": the file lease's kill-9 and sigterm rows by timing.
+// renderTimings is the failover time, crash and graceful, at several timing
+// settings: the file lease's kill-9 and sigterm rows by timing.
 func renderTimings(p func(string, ...any), gs []*group) {
 	var rows []*group
 	for _, g := range gs {
