@@ -79,8 +79,7 @@ type Config struct {
 
 	// Priority: 1 is the best (LifeKeeper's convention). A node of priority
 	// p waits (p-1) x PriorityStep after seeing the lease free before it
-	// tries to take it. Default step: retry-period + 500 ms, enough for a
-	// better node's next attempt to come first.
+	// tries to take it. Zero fields get the defaults of Validate.
 	Priority     int
 	PriorityStep time.Duration
 
@@ -178,20 +177,9 @@ func New(cfg Config, p Parts, log *slog.Logger, reg *prometheus.Registry) (*Agen
 	if p.Engine == nil || p.Probe == nil {
 		return nil, errors.New("agent: engine and probe are required")
 	}
-	if cfg.Priority == 0 {
-		cfg.Priority = 1
-	}
-	if cfg.PriorityStep == 0 {
-		cfg.PriorityStep = cfg.Timing.RetryPeriod + 500*time.Millisecond
-	}
-	if cfg.MonitorInterval == 0 {
-		cfg.MonitorInterval = 10 * time.Second
-	}
-	if cfg.ReconcileInterval == 0 {
-		cfg.ReconcileInterval = 5 * time.Second
-	}
-	if cfg.ShutdownTimeout == 0 {
-		cfg.ShutdownTimeout = cfg.Timing.RenewDeadline
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	m, err := newMetrics(reg, cfg)
 	if err != nil {

@@ -43,8 +43,9 @@ func (s *syncBuffer) records(t *testing.T) []map[string]any {
 }
 
 // A follower that never led logs its role changes with the term it
-// observed in the lease, the one /status shows — not 0 (issue 21: the
-// resume line said term 0 while /status said 3).
+// observed in the lease, the one /status shows — not 0 (a resume line that
+// said term 0 while /status said 3 would send an operator looking for a
+// lease that never existed).
 func TestRoleChangeLogsObservedTerm(t *testing.T) {
 	store := election.NewMemoryStore()
 	// Node b holds term 3 and keeps it for the whole test.

@@ -16,8 +16,8 @@ import (
 	"github.com/lbhc/lbhc/election"
 )
 
-// Safety rules of the lifecycle (DESIGN.md), asserted on what the fake parts
-// received and when, not on log wording.
+// Safety rules of the lifecycle (README, "How it works"), asserted on what
+// the fake parts received and when, not on log wording.
 
 // currentLease is the grant the agent leads on.
 func (h *harness) currentLease() *election.Lease {

@@ -6,8 +6,8 @@ package childenv
 
 import "strings"
 
-// prefix is lbhc's configuration namespace (DESIGN.md: every run flag has
-// LBHC_<FLAG>). Compared without regard to case: Windows environment names
+// prefix is lbhc's configuration namespace (every run flag has an
+// environment variable LBHC_<FLAG>). Compared without regard to case: Windows environment names
 // are case-insensitive, so lbhc_storage_key is the same variable there.
 const prefix = "LBHC_"
 

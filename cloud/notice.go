@@ -43,18 +43,19 @@ func (p PlatformNotices) IDs() []string {
 }
 
 // PollNotices runs poll every interval until ctx ends and sends the result
-// to out when its set of IDs differs from the last one sent. Failed polls
-// are logged once per failure streak and change nothing: a metadata service
-// that does not answer is no reason to step down.
+// to out when its set of IDs differs from the last one sent, so that a poll
+// may return the same notices again and again. Failed polls are logged once
+// per failure streak and change nothing: a metadata service that does not
+// answer is no reason to step down.
 func PollNotices(ctx context.Context, log *slog.Logger, interval time.Duration,
-	poll func(context.Context) (PlatformNotices, bool, error), out chan<- PlatformNotices) {
+	poll func(context.Context) (PlatformNotices, error), out chan<- PlatformNotices) {
 	var last []string
 	sent, failing := false, false
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		pctx, cancel := context.WithTimeout(ctx, max(interval, 2*time.Second))
-		cur, changed, err := poll(pctx)
+		cur, err := poll(pctx)
 		cancel()
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -68,7 +69,7 @@ func PollNotices(ctx context.Context, log *slog.Logger, interval time.Duration,
 			}
 			failing = false
 			ids := cur.IDs()
-			if changed && (!sent || !slices.Equal(ids, last)) {
+			if !sent || !slices.Equal(ids, last) {
 				select {
 				case out <- cur:
 					last, sent = ids, true

@@ -13,7 +13,7 @@ import (
 )
 
 // A flag value that does not parse names the flag with two dashes and says
-// what a valid value looks like (issue 21).
+// what a valid value looks like, so that the one line is enough to fix it.
 func TestFlagParseMessages(t *testing.T) {
 	t.Setenv("LBHC_STATE_DIR", t.TempDir())
 	t.Setenv("LBHC_ADMIN_ADDRESS", "127.0.0.1:1") // would fail loudly if anything got that far

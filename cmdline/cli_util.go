@@ -8,7 +8,7 @@ import (
 )
 
 // envs returns the environment variable that mirrors a run flag:
-// --lease-ttl ↔ LBHC_LEASE_TTL (DESIGN.md, interface conventions).
+// --lease-ttl ↔ LBHC_LEASE_TTL (README, "Flags and environment").
 func envs(flag string) []string {
 	return []string{"LBHC_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))}
 }

@@ -16,7 +16,8 @@ import (
 // CLI's commands use it when it exists (file mode decides who may).
 const adminSocketName = "admin.sock"
 
-// adminFlags are the run flags of the admin API's access control (issue 20).
+// adminFlags are the run flags of the admin API's access control: who may
+// use the admin socket and whether /metrics needs the token.
 func adminFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "admin-socket-group", EnvVars: envs("admin-socket-group"),

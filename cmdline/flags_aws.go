@@ -29,8 +29,8 @@ func awsCommonFlags() []cli.Flag {
 	}
 }
 
-// awsFlags are the flags of the AWS failover actions (issue 5) plus
-// awsCommonFlags.
+// awsFlags are the flags of the AWS failover actions (Route 53, EC2 route,
+// Elastic IP) plus awsCommonFlags.
 func awsFlags() []cli.Flag {
 	const cat = "AWS"
 	flags := awsCommonFlags()

@@ -42,7 +42,8 @@ func (s *checkSpecs) raw() []string {
 	return s.env
 }
 
-// checkFlags are the application check flags of `lbhc run` (issue 6).
+// checkFlags are the application check flags of `lbhc run`: a node whose
+// application fails its checks does not lead.
 func checkFlags() []cli.Flag {
 	specs := &checkSpecs{}
 	const cat = "Application checks"

@@ -99,20 +99,20 @@ func coreFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "renew-deadline", Value: election.DefaultRenewDeadline, EnvVars: envs("renew-deadline"), Usage: "a leader that cannot confirm a renewal for this long demotes (< lease-ttl)"},
 		&cli.DurationFlag{Name: "retry-period", Value: election.DefaultRetryPeriod, EnvVars: envs("retry-period"), Usage: "interval of renewals and acquire attempts (1.2x < renew-deadline)"},
 		&cli.IntSliceFlag{Name: "probe-port", Value: cli.NewIntSlice(26001), EnvVars: envs("probe-port"), Usage: "probe port(s) answered only by the leader; repeat or comma-separate"},
-		&cli.StringFlag{Name: "probe-protocol", Value: "tcp", EnvVars: envs("probe-protocol"), Usage: "tcp (accept, write message, close) or http (200 on GET/HEAD)"},
+		&cli.StringFlag{Name: "probe-protocol", Value: probe.DefaultProtocol, EnvVars: envs("probe-protocol"), Usage: "tcp (accept, write message, close) or http (200 on GET/HEAD)"},
 		&cli.StringFlag{Name: "probe-address", EnvVars: envs("probe-address"), Usage: "bind the probe port(s) to this address only (default: all)"},
 		&cli.StringFlag{Name: "probe-message", EnvVars: envs("probe-message"), Usage: "tcp: bytes written before close; http: 200 body"},
 		&cli.StringFlag{Name: "probe-standby", Value: probe.StandbyClosed, EnvVars: envs("probe-standby"), Usage: "what followers do: closed (port closed) or 503 (http only)"},
-		&cli.IntFlag{Name: "probe-max-conns", Value: 128, EnvVars: envs("probe-max-conns"), Usage: "concurrent probe connections; the oldest is dropped when full"},
-		&cli.DurationFlag{Name: "probe-timeout", Value: 2 * time.Second, EnvVars: envs("probe-timeout"), Usage: "read/write deadline of one probe connection"},
+		&cli.IntFlag{Name: "probe-max-conns", Value: probe.DefaultMaxConns, EnvVars: envs("probe-max-conns"), Usage: "concurrent probe connections; the oldest is dropped when full"},
+		&cli.DurationFlag{Name: "probe-timeout", Value: probe.DefaultTimeout, EnvVars: envs("probe-timeout"), Usage: "read/write deadline of one probe connection"},
 		&cli.IntFlag{Name: "probe-backlog", EnvVars: envs("probe-backlog"), Usage: "listen backlog (Linux); 0 = 128 with the kernel fence, else 4 (a frozen process's kernel completes at most that many handshakes)"},
 		&cli.BoolFlag{Name: "probe-kernel-fence", Value: true, EnvVars: envs("probe-kernel-fence"), Usage: "Linux: an eBPF socket filter drops probe packets in the kernel once the leadership deadline passes, even while lbhc is frozen (needs CAP_BPF or root)"},
 		&cli.DurationFlag{Name: "probe-idle-timeout", EnvVars: envs("probe-idle-timeout"), Usage: "leader without any probe for this long: warn (0 = off)"},
 		&cli.StringFlag{Name: "probe-idle-action", Value: "warn", EnvVars: envs("probe-idle-action"), Usage: "warn or demote when --probe-idle-timeout passes"},
-		&cli.IntFlag{Name: "priority", Value: 1, EnvVars: envs("priority"), Usage: "1 is the best; a node of priority p waits (p-1) x --priority-step before taking a free lease"},
+		&cli.IntFlag{Name: "priority", Value: agent.DefaultPriority, EnvVars: envs("priority"), Usage: "1 is the best; a node of priority p waits (p-1) x --priority-step before taking a free lease"},
 		&cli.DurationFlag{Name: "priority-step", DefaultText: "retry-period + 500ms", EnvVars: envs("priority-step"), Usage: "acquire delay per priority level"},
 		&cli.StringFlag{Name: "cloud-failure-policy", Value: "demote", EnvVars: envs("cloud-failure-policy"), Usage: "a cloud action failing after its retries: demote (undo, release, back off) or continue"},
-		&cli.DurationFlag{Name: "cloud-monitor-interval", Value: 10 * time.Second, EnvVars: envs("cloud-monitor-interval"), Usage: "how often the leader verifies and repairs cloud state"},
+		&cli.DurationFlag{Name: "cloud-monitor-interval", Value: agent.DefaultMonitorInterval, EnvVars: envs("cloud-monitor-interval"), Usage: "how often the leader verifies and repairs cloud state"},
 		&cli.StringFlag{Name: "admin-address", Value: "127.0.0.1:9102", EnvVars: envs("admin-address"), Usage: "admin API: /status, /metrics, /healthz, POST /switchover|/standby|/resume"},
 		&cli.StringFlag{Name: "admin-token-file", EnvVars: envs("admin-token-file"), Usage: "file with a bearer token; without it POSTs are accepted from loopback only"},
 		&cli.StringFlag{Name: "state-dir", Value: defaultStateDir(), DefaultText: stateDirDefaultText, EnvVars: envs("state-dir"), Usage: "node state (standby flag, default lease file)"},
@@ -162,15 +162,6 @@ func durationAttr(_ []string, a slog.Attr) slog.Attr {
 	return a
 }
 
-func nonNegative(c *cli.Context, names ...string) error {
-	for _, n := range names {
-		if d := c.Duration(n); d < 0 {
-			return flagErr(n, "must not be negative, got %s", d)
-		}
-	}
-	return nil
-}
-
 func runCommand() *cli.Command {
 	flags := coreFlags()
 	flags = append(flags, hardeningFlags()...)
@@ -195,10 +186,6 @@ func runAction(c *cli.Context) error {
 	// naming the flag before anything touches the network or the system.
 	if c.Args().Present() {
 		return &usageError{Msg: fmt.Sprintf("run takes no arguments, got %q (flags start with --)", c.Args().Slice())}
-	}
-	if err := nonNegative(c, "lease-ttl", "renew-deadline", "retry-period", "probe-timeout", "probe-idle-timeout",
-		"priority-step", "cloud-monitor-interval", "shutdown-timeout"); err != nil {
-		return err
 	}
 	timing := election.Config{
 		NodeID:        c.String("node-id"),
@@ -241,14 +228,8 @@ func runAction(c *cli.Context) error {
 	if policy != "demote" && policy != "continue" {
 		return flagErr("cloud-failure-policy", "%q is not demote or continue", policy)
 	}
-	if p := c.Int("priority"); p < 1 || p > 1000 {
-		return flagErr("priority", "%d is out of range 1-1000 (1 is the best)", p)
-	}
-	if c.Int("probe-max-conns") < 1 {
-		return flagErr("probe-max-conns", "must be at least 1, got %d", c.Int("probe-max-conns"))
-	}
-	if c.Duration("cloud-monitor-interval") == 0 {
-		return flagErr("cloud-monitor-interval", "must be positive")
+	if err := agentSettings(c, timing).Validate(); err != nil {
+		return err
 	}
 	settings, err := parseExtraParts(c, log)
 	if err != nil {
@@ -307,17 +288,14 @@ func runAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	acfg := agent.Config{
-		NodeID: timing.NodeID, Election: c.String("election"), Timing: timing, VIPs: extra.vips,
-		Priority: c.Int("priority"), PriorityStep: c.Duration("priority-step"),
-		ProbeProtocol: pcfg.Protocol, ProbePorts: pcfg.Ports,
-		ProbeIdleTimeout: c.Duration("probe-idle-timeout"), ProbeIdleDemote: idleAction == "demote",
-		CloudFailureContinue: policy == "continue", MonitorInterval: c.Duration("cloud-monitor-interval"),
-		ReconcileInterval: extra.reconcile,
-		AdminAddress:      c.String("admin-address"), AdminToken: token, StateDir: c.String("state-dir"),
-		AdminSocketGID: socketGID, AdminOpenMetrics: c.Bool("admin-open-metrics"),
-		ShutdownTimeout: c.Duration("shutdown-timeout"), Version: version,
-	}
+	acfg := agentSettings(c, timing)
+	acfg.Election, acfg.VIPs = c.String("election"), extra.vips
+	acfg.ProbeProtocol, acfg.ProbePorts = pcfg.Protocol, pcfg.Ports
+	acfg.ProbeIdleDemote, acfg.CloudFailureContinue = idleAction == "demote", policy == "continue"
+	acfg.ReconcileInterval, acfg.VIPLinkGrace = extra.reconcile, 0
+	acfg.AdminAddress, acfg.AdminToken, acfg.StateDir = c.String("admin-address"), token, c.String("state-dir")
+	acfg.AdminSocketGID, acfg.AdminOpenMetrics = socketGID, c.Bool("admin-open-metrics")
+	acfg.Version = version
 	parts := agent.Parts{Engine: eng, Probe: prober, Actions: extra.actions}
 	if extra.addrs != nil {
 		parts.VIPs = extra.addrs
@@ -390,4 +368,16 @@ func actionsOf(groups ...[]cloud.Action) []cloud.Action {
 		out = append(out, g...)
 	}
 	return out
+}
+
+// agentSettings maps the agent's own flags onto agent.Config, which judges
+// them (Validate, in phase 1) and fills what the flags leave at zero (New).
+func agentSettings(c *cli.Context, timing election.Config) agent.Config {
+	return agent.Config{
+		NodeID: timing.NodeID, Timing: timing,
+		Priority: c.Int("priority"), PriorityStep: c.Duration("priority-step"),
+		ProbeIdleTimeout: c.Duration("probe-idle-timeout"), MonitorInterval: c.Duration("cloud-monitor-interval"),
+		ReconcileInterval: c.Duration("vip-reconcile-interval"), VIPLinkGrace: c.Duration("vip-link-grace"),
+		ShutdownTimeout: c.Duration("shutdown-timeout"),
+	}
 }

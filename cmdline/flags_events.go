@@ -24,7 +24,8 @@ const (
 	minNoticeInterval     = 250 * time.Millisecond
 )
 
-// eventFlags are the flags of the platform-notice watchers (issue 17).
+// eventFlags are the flags of the platform-notice watchers (Azure Scheduled
+// Events, AWS instance notices): a node about to be stopped hands over first.
 func eventFlags() []cli.Flag {
 	const cat = "Platform notices"
 	return []cli.Flag{
@@ -44,7 +45,9 @@ func eventFlags() []cli.Flag {
 	}
 }
 
-// vipEventFlags are the VIP flags of issue 17 (kept apart from flags_vip.go).
+// vipEventFlags are the VIP flags that react to the network while leading
+// (announcement refresh, link state), kept apart from the address flags in
+// flags_vip.go.
 func vipEventFlags() []cli.Flag {
 	const cat = "Virtual IP"
 	return []cli.Flag{
@@ -62,18 +65,22 @@ func vipEventFlags() []cli.Flag {
 // failover would.
 const defaultLinkGrace = 2 * time.Second
 
-// vipEventSettings adds the issue-17 VIP settings to cfg and returns the
-// link grace (0 = the link is not watched: off, no VIP or loopback mode).
+// vipEventSettings adds the announcement refresh to cfg, has the vip
+// package judge the whole VIP configuration now (before any look-up), and
+// returns the link grace (0 = the link is not watched: off, no VIP or
+// loopback mode).
 func vipEventSettings(c *cli.Context, cfg *vip.Config, withVIPs bool) (time.Duration, error) {
 	refresh := c.Duration("garp-refresh")
 	if refresh != 0 && !withVIPs {
 		return 0, flagErr("garp-refresh", "needs --vip")
 	}
 	cfg.GARPRefresh = refresh
-	grace := c.Duration("vip-link-grace")
-	if grace < 0 {
-		return 0, flagErr("vip-link-grace", "must not be negative, got %s", grace)
+	if withVIPs {
+		if _, err := cfg.Validate(); err != nil {
+			return 0, err
+		}
 	}
+	grace := c.Duration("vip-link-grace") // agent.Config.Validate judges it
 	if !withVIPs || cfg.Mode != vip.ModeNIC {
 		return 0, nil
 	}

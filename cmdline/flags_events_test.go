@@ -106,4 +106,14 @@ func TestGARPRefreshFlag(t *testing.T) {
 	if _, err := run(); err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "--garp-refresh") {
 		t.Fatalf("without --vip: %v", err)
 	}
+	// Judged while parsing, not when the VIP manager is built after the
+	// instance-metadata look-ups.
+	if _, err := run("--vip", "10.0.0.5", "--vip-mode", "loopback"); err == nil || exitCode(err) != 2 ||
+		err.Error() != "invalid --garp-refresh: needs --vip-mode nic (nothing is announced in loopback mode)" {
+		t.Fatalf("refresh in loopback mode: %v", err)
+	}
+	if _, err := run("--vip", "10.0.0.5", "--vip-interface", "eth1", "--garp-refresh", "1ms"); err == nil || exitCode(err) != 2 ||
+		!strings.Contains(err.Error(), "--garp-refresh") {
+		t.Fatalf("refresh below the floor: %v", err)
+	}
 }

@@ -18,10 +18,6 @@ func validateOnly(c *cli.Context) error {
 	if _, err := newLogger(c, nil); err != nil {
 		return err
 	}
-	if err := nonNegative(c, "lease-ttl", "renew-deadline", "retry-period", "probe-timeout", "probe-idle-timeout",
-		"priority-step", "cloud-monitor-interval", "shutdown-timeout"); err != nil {
-		return err
-	}
 	timing := election.Config{NodeID: c.String("node-id"), LeaseTTL: c.Duration("lease-ttl"),
 		RenewDeadline: c.Duration("renew-deadline"), RetryPeriod: c.Duration("retry-period")}
 	if err := timing.Validate(); err != nil {
@@ -40,6 +36,9 @@ func validateOnly(c *cli.Context) error {
 		return err
 	}
 	if err := pcfg.Validate(); err != nil {
+		return err
+	}
+	if err := agentSettings(c, timing).Validate(); err != nil {
 		return err
 	}
 	if err := validateAdminAddress(c.String("admin-address"), false); err != nil {

@@ -10,8 +10,8 @@ import (
 	"github.com/lbhc/lbhc/election"
 )
 
-// hardeningFlags are the run flags of issue 20: admin API access and the
-// probe source filter.
+// hardeningFlags are the run flags that limit who can reach lbhc: admin API
+// access and the probe source filter.
 func hardeningFlags() []cli.Flag {
 	return append(adminFlags(),
 		&cli.StringSliceFlag{Name: "probe-allow", EnvVars: envs("probe-allow"),

@@ -2,24 +2,15 @@ package cmdline
 
 import (
 	"errors"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/lbhc/lbhc/agent"
 	"github.com/lbhc/lbhc/vip"
 )
 
-// VIP flag defaults. Three announcement rounds 200 ms apart reach switches
-// and neighbours that miss the first frame (a port still learning, a busy
-// host) and are over 400 ms after promotion; reconciling every 5 s bounds
-// how long a VIP removed by someone else stays missing.
-const (
-	defaultGARPCount         = 3
-	defaultGARPInterval      = 200 * time.Millisecond
-	defaultVIPReconcileEvery = 5 * time.Second
-)
-
-// vipFlags are the virtual IP flags of `lbhc run` (issue 4).
+// vipFlags are the virtual IP flags of `lbhc run`: which addresses the
+// leader owns, on which interface, and how it announces them.
 func vipFlags() []cli.Flag {
 	const cat = "Virtual IP"
 	return []cli.Flag{
@@ -47,21 +38,21 @@ func vipFlags() []cli.Flag {
 			Name:     "garp-count",
 			Category: cat,
 			Usage:    "gratuitous ARP / unsolicited neighbour advertisement rounds after adding the VIPs in nic mode (0: none)",
-			Value:    defaultGARPCount,
+			Value:    vip.DefaultGARPCount,
 			EnvVars:  envs("garp-count"),
 		},
 		&cli.DurationFlag{
 			Name:     "garp-interval",
 			Category: cat,
 			Usage:    "pause between two announcement rounds",
-			Value:    defaultGARPInterval,
+			Value:    vip.DefaultGARPInterval,
 			EnvVars:  envs("garp-interval"),
 		},
 		&cli.DurationFlag{
 			Name:     "vip-reconcile-interval",
 			Category: cat,
 			Usage:    "how often the VIPs are checked and repaired (re-added while leading, removed otherwise)",
-			Value:    defaultVIPReconcileEvery,
+			Value:    agent.DefaultReconcileInterval,
 			EnvVars:  envs("vip-reconcile-interval"),
 		},
 	}
@@ -86,34 +77,19 @@ func vipConfig(c *cli.Context) (vip.Config, bool, error) {
 		}
 		return vip.Config{}, false, nil
 	}
-	mode := vip.Mode(c.String("vip-mode"))
-	switch mode {
-	case vip.ModeNIC:
-		if iface == "" {
-			return vip.Config{}, false, flagErr("vip-interface", "required with --vip-mode nic")
-		}
-	case vip.ModeLoopback:
-	default:
-		return vip.Config{}, false, flagErr("vip-mode", "%q is not one of nic, loopback", string(mode))
-	}
-	count := c.Int("garp-count")
-	if count < 0 {
-		return vip.Config{}, false, flagErr("garp-count", "%d is negative", count)
-	}
-	interval := c.Duration("garp-interval")
-	if count > 1 && interval <= 0 {
-		return vip.Config{}, false, flagErr("garp-interval", "%v must be positive when --garp-count is above 1", interval)
-	}
-	reconcile := c.Duration("vip-reconcile-interval")
-	if reconcile <= 0 {
-		return vip.Config{}, false, flagErr("vip-reconcile-interval", "%v must be positive", reconcile)
-	}
-	return vip.Config{
+	cfg := vip.Config{
 		Addrs:             addrs,
 		Interface:         iface,
-		Mode:              mode,
-		GARPCount:         count,
-		GARPInterval:      interval,
-		ReconcileInterval: reconcile,
-	}, true, nil
+		Mode:              vip.Mode(c.String("vip-mode")),
+		GARPCount:         c.Int("garp-count"),
+		GARPInterval:      c.Duration("garp-interval"),
+		ReconcileInterval: c.Duration("vip-reconcile-interval"),
+	}
+	// The vip package judges the values (vip.New checks them again and
+	// fills the defaults); the command line only maps the flags. The
+	// reconcile interval is the agent's (runAction has it judged).
+	if _, err := cfg.Validate(); err != nil {
+		return vip.Config{}, false, err
+	}
+	return cfg, true, nil
 }

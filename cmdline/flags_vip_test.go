@@ -103,7 +103,6 @@ func TestVIPFlagErrors(t *testing.T) {
 		{[]string{"--vip", "10.0.0.5", "--vip-mode", "bridge"}, `invalid --vip-mode: "bridge" is not one of nic, loopback`},
 		{[]string{"--vip", "10.0.0.5", "--vip-mode", "loopback", "--garp-count", "-1"}, "invalid --garp-count: -1 is negative"},
 		{[]string{"--vip", "10.0.0.5", "--vip-mode", "loopback", "--garp-interval", "0s"}, "invalid --garp-interval: 0s must be positive when --garp-count is above 1"},
-		{[]string{"--vip", "10.0.0.5", "--vip-mode", "loopback", "--vip-reconcile-interval", "0s"}, "invalid --vip-reconcile-interval: 0s must be positive"},
 	}
 	for _, tt := range tests {
 		_, enabled, err := parseVIPFlags(t, tt.args, nil)

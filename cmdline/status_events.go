@@ -11,7 +11,7 @@ import (
 )
 
 // printEventStatus adds the VIP link and platform-notice lines of
-// `lbhc status` (issue 17).
+// `lbhc status`; nothing when neither is watched.
 func printEventStatus(w io.Writer, s agent.Status) {
 	if s.VIPLink != "" {
 		fmt.Fprintf(w, "vip link: %s\n", s.VIPLink)

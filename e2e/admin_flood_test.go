@@ -21,10 +21,11 @@ import (
 	"github.com/lbhc/lbhc/itest"
 )
 
-// TestAdminFloodKeepsLeaseDescriptors reproduces issue 20's attack on the
-// real binary: the leader runs with 256 descriptors (RLIMIT_NOFILE) on the
-// file backend, which opens its lock file at every renewal, and 5,000
-// connections to its admin port are opened and held. The admin API's
+// TestAdminFloodKeepsLeaseDescriptors floods the admin port of the real
+// binary to starve the lease of descriptors: the leader runs with 256
+// descriptors (RLIMIT_NOFILE) on the file backend, which opens its lock
+// file at every renewal, and 5,000 connections to its admin port are
+// opened and held. The admin API's
 // connection cap keeps descriptors for the lease: the node stays leader
 // with the same term through the flood and after it.
 func TestAdminFloodKeepsLeaseDescriptors(t *testing.T) {

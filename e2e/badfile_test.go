@@ -20,7 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Issue 20 item 3 / issue 21 item 2: the real binary with a bad lease file
+// The real binary with a bad lease file
 // in place. Each bad file is refused (the node never leads, /readyz 503,
 // lbhc_lease_backend_errors_total rises for the reason), the process stays
 // within 50 MiB RSS (the 40 GB sparse file included), a FIFO never wedges

@@ -39,7 +39,7 @@ var (
 // opened: rise checks, inter apart.
 const lbDetectUp = lbRise * lbInter
 
-// CrashBound is issue 7's bound on crash failover as the client sees it:
+// CrashBound is the bound on crash failover as the client sees it:
 // lease-ttl + retry-period + LB detection + 0.5 s.
 func (tm Timing) CrashBound() time.Duration {
 	return tm.TTL + tm.Retry + lbDetectUp + 500*time.Millisecond

@@ -28,11 +28,11 @@ import (
 	"github.com/lbhc/lbhc/election/etcd"
 )
 
-// Issue 20: deleting the lease record while a node leads (by hand, a
+// Deleting the lease record while a node leads (by hand, a
 // DynamoDB table TTL, a storage lifecycle policy) must not give two
 // leaders nor reuse a term. Per record store, LBHC_CHAOS_DELETE_REPS
-// trials behind HAProxy (default 3 to fit CI's time; the acceptance run
-// of issue 20 is LBHC_CHAOS_DELETE_REPS=20): zero probe rounds with two nodes
+// trials behind HAProxy (default 3 to fit CI's time; a thorough run sets
+// LBHC_CHAOS_DELETE_REPS=20): zero probe rounds with two nodes
 // answering (RunScenario asserts it), and the term after the takeover above
 // every term any node reported before the deletion. The Azure native lease
 // has no such record: its blob cannot be deleted while leased without

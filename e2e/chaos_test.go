@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// Issue 7: failover under faults with a real load balancer in front. Each
+// Failover under faults with a real load balancer in front. Each
 // scenario injects one fault into a settled cluster, waits until leadership
 // settles again, and measures from the samples: failover time, client
 // outage, client errors and split-brain instants. Every run asserts zero

@@ -36,7 +36,7 @@ func ifaceAddrs(t *testing.T, w *vipWatch, host string) []string {
 	return out
 }
 
-// TestCleanupAfterKill9 is issue 15's crash clean-up: kill -9 of the
+// TestCleanupAfterKill9 is the crash clean-up: kill -9 of the
 // leader leaves its VIP on eth0; `lbhc cleanup` with the unit's settings
 // (what systemd's ExecStopPost runs) removes it and nothing else, refuses
 // while the agent still runs, and the other node takes the VIP over; the

@@ -27,7 +27,7 @@ func nodeByName(nodes []*Node, name string) *Node {
 	return nil
 }
 
-// TestCoreFileLease is issue 2's end-to-end test: three nodes on a bridge,
+// TestCoreFileLease is the core end-to-end test: three nodes on a bridge,
 // one file lease; exactly one answers; kill -9, SIGTERM and SIGSTOP of the
 // leader; never two answering at once.
 func TestCoreFileLease(t *testing.T) {

@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// Issue 7's comparison: keepalived (VRRP unicast, advert_int 1) and lbhc
+// The comparison with keepalived: keepalived (VRRP unicast, advert_int 1) and lbhc
 // (etcd lease, --vip) in the same harness, same VIP, same test page, no LB;
 // the client requests the page through the VIP from the hub. Both are
 // crashed (kill -9 of the VIP owner's daemon) and cut off (its link down),
@@ -180,7 +180,8 @@ func NewVIPCluster(t *testing.T, kind string) *VIPCluster {
 	for _, h := range n.Hosts {
 		StartApp(t, h, appPort)
 		// One NIC per host; the defaults are fine, but make ARP replies
-		// strict as DESIGN.md asks for hosts holding a VIP.
+		// strict, as a host holding a VIP should have them (arp_ignore=1,
+		// arp_announce=2).
 		run(t, h.NS, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2")
 	}
 	switch kind {

@@ -56,7 +56,7 @@ func (w *vipWatch) owners() []string {
 	return out
 }
 
-// TestVIPFollowsLeader is issue 4's end-to-end test: three nodes hold a VIP
+// TestVIPFollowsLeader: three nodes hold a VIP
 // only while leading; a client on the bridge reaching the test page through
 // the VIP always gets the leader's page; after kill -9 of the leader it gets
 // the new leader's page within the failover bound; the VIP is never on two

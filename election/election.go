@@ -95,8 +95,9 @@ var cfgErr = configerr.New
 // backend requests a second per node.
 const MinRetryPeriod = 100 * time.Millisecond
 
-// Validate checks the timing rules of DESIGN.md: renew-deadline < lease-ttl
-// and 1.2 x retry-period < renew-deadline, all positive.
+// Validate checks the timing rules (README, "Timing and the failover
+// bound"): renew-deadline < lease-ttl and 1.2 x retry-period <
+// renew-deadline, all positive.
 func (c Config) Validate() error {
 	switch {
 	case c.NodeID == "":

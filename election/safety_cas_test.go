@@ -9,9 +9,10 @@ import (
 	"time"
 )
 
-// Property tests of the CAS lease algorithm against DESIGN.md's "Timing and
-// safety rules", driven without goroutines: a manual clock, one memory
-// store, and store calls whose request and reply each take a random time.
+// Property tests of the CAS lease algorithm against its timing and safety
+// rules (docs/SAFETY-TESTS.md), driven without goroutines: a manual clock,
+// one memory store, and store calls whose request and reply each take a
+// random time.
 
 // slowStore delays every call on the shared manual clock: the request takes
 // before, the reply after (a slow or distant backend).

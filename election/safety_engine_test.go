@@ -8,8 +8,9 @@ import (
 	"time"
 )
 
-// Property tests of the engine's timing rules (DESIGN.md "Timing and safety
-// rules") with a manual clock and a store the test holds on to.
+// Property tests of the engine's timing rules (README, "Timing and the
+// failover bound"; docs/SAFETY-TESTS.md) with a manual clock and a store the
+// test holds on to.
 
 // heldStore lets a test hold the next call of one kind: the call records
 // the clock at the moment it was sent, then waits until the test lets it

@@ -5,6 +5,8 @@ package probe
 import (
 	"net"
 	"net/netip"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,4 +108,56 @@ func TestKernelFenceSourceFilter(t *testing.T) {
 			s.Follow()
 		})
 	}
+}
+
+// bpfFDs counts this process's open eBPF program and map descriptors.
+func bpfFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		if target, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && strings.HasPrefix(target, "anon_inode:bpf-") {
+			n++
+		}
+	}
+	return n
+}
+
+// Close releases the fence's program and map descriptors (Follow keeps
+// them for the next term), and a closed server refuses to lead.
+func TestCloseReleasesKernelFence(t *testing.T) {
+	itest.Root(t)
+	before := bpfFDs(t)
+	s, addr := newServer(t, Config{Message: "ACTIVE"})
+	if !s.KernelFence() {
+		t.Fatal("kernel fence did not load as root")
+	}
+	if got := bpfFDs(t); got != before+2 {
+		t.Fatalf("bpf descriptors after New: %d, want %d (program and map)", got, before+2)
+	}
+	lead := func() bool { return true }
+	if err := s.Lead(lead, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := tcpAnswer(t, addr); got != "ok:ACTIVE" {
+		t.Fatalf("leader answered %q", got)
+	}
+	s.Follow()
+	if got := bpfFDs(t); got != before+2 {
+		t.Fatalf("bpf descriptors after Follow: %d, want %d (kept for the next term)", got, before+2)
+	}
+	if err := s.Lead(lead, nil); err != nil {
+		t.Fatalf("Lead after Follow: %v", err)
+	}
+	s.Close()
+	if got := bpfFDs(t); got != before {
+		t.Fatalf("bpf descriptors after Close: %d, want %d", got, before)
+	}
+	if err := s.Lead(lead, nil); err == nil {
+		t.Fatal("Lead after Close succeeded")
+	}
+	s.Close() // twice is harmless
 }

@@ -37,6 +37,7 @@ type memPlatform struct {
 	noPriv    error
 	announced []netip.Addr
 	calls     []string
+	closed    int // close calls
 }
 
 func (p *memPlatform) links() ([]link, error) { return p.ls, nil }
@@ -78,7 +79,12 @@ func (p *memPlatform) announce(_ link, pfx netip.Prefix) (int, error) {
 	return 1, nil
 }
 
-func (p *memPlatform) close() error { return nil }
+func (p *memPlatform) close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed++
+	return nil
+}
 
 func (p *memPlatform) announcedCount() int {
 	p.mu.Lock()
@@ -313,5 +319,34 @@ func TestManagerMetricsRegistration(t *testing.T) {
 	}
 	if _, err := newManager(cfg, testLogger(t), nil, &memPlatform{}); err != nil {
 		t.Errorf("nil registerer: %v", err)
+	}
+}
+
+// A constructor that fails after opening the platform closes it and leaves
+// the registry as it found it.
+func TestNewManagerReleasesOnFailure(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	// Same name and help (the registry remembers a name's shape for good).
+	taken := prometheus.NewCounter(prometheus.CounterOpts{Name: "lbhc_vip_announcements_total",
+		Help: "Gratuitous ARP and unsolicited neighbour advertisement frames sent."})
+	reg.MustRegister(taken)
+	cfg, _ := Config{Addrs: []netip.Prefix{mVIP}, Interface: "eth1"}.validate("lo")
+	p := &memPlatform{}
+	if _, err := newManager(cfg, testLogger(t), reg, p); err == nil {
+		t.Fatal("newManager succeeded with a metric name taken")
+	}
+	if p.closed != 1 {
+		t.Errorf("platform closed %d times after the failure, want 1", p.closed)
+	}
+	if n, err := testutil.GatherAndCount(reg, "lbhc_vip_present", "lbhc_vip_repairs_total"); err != nil || n != 0 {
+		t.Errorf("%d series of the failed manager left registered (%v)", n, err)
+	}
+	reg.Unregister(taken)
+	q := &memPlatform{}
+	if _, err := newManager(cfg, testLogger(t), reg, q); err != nil {
+		t.Fatalf("second attempt on the same registry: %v", err)
+	}
+	if q.closed != 0 {
+		t.Error("a manager that was built closed its platform")
 	}
 }

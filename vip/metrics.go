@@ -52,13 +52,21 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	var errs []error
+	var done []prometheus.Collector
 	for _, c := range []prometheus.Collector{m.present, m.repairs, m.staleRemoved,
 		m.announcements, m.announceErrs, m.errors, m.duration} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
+		} else {
+			done = append(done, c)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
+		// Leave the registry as it was, so that a later attempt (or
+		// another part) can register these names.
+		for _, c := range done {
+			reg.Unregister(c)
+		}
 		return nil, err
 	}
 	return m, nil

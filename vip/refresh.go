@@ -1,3 +1,7 @@
+// The announcement rounds (gratuitous ARP, unsolicited neighbour
+// advertisements) that follow Add: the first at once, the rest and the
+// periodic refresh in the background.
+
 package vip
 
 import (
@@ -56,5 +60,48 @@ func (m *Manager) announceLater(ctx context.Context, l link) {
 		case <-t.C:
 		}
 		m.announceRound(l)
+	}
+}
+
+// startAnnouncing sends the first round now and the others in the
+// background. Called with mu held.
+func (m *Manager) startAnnouncing(l link) {
+	if !m.announces() {
+		return
+	}
+	m.announceRound(l)
+	if m.cfg.GARPCount < 2 && m.cfg.GARPRefresh <= 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	m.stopAnn, m.annDone = cancel, done
+	go func() {
+		defer close(done)
+		m.announceLater(ctx, l)
+	}()
+}
+
+// stopAnnouncing cancels the background rounds and waits for them, so that
+// nothing is announced after Remove returns. Called with mu held.
+func (m *Manager) stopAnnouncing() {
+	if m.stopAnn == nil {
+		return
+	}
+	m.stopAnn()
+	<-m.annDone
+	m.stopAnn, m.annDone = nil, nil
+}
+
+func (m *Manager) announceRound(l link) {
+	for _, p := range m.cfg.Addrs {
+		n, err := m.sys.announce(l, p)
+		m.m.announcements.Add(float64(n))
+		if err != nil {
+			// Announcing is best effort: cloud networks ignore it and the
+			// VIP is usable without it on a network that learns by traffic.
+			m.m.announceErrs.Inc()
+			m.log.Warn("announcing VIP failed", "addr", p.String(), "interface", l.Name, "err", err)
+		}
 	}
 }

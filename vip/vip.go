@@ -33,6 +33,15 @@ const (
 	ModeLoopback Mode = "loopback"
 )
 
+// Recommended announcement settings, which the command line offers as its
+// flags' defaults: three rounds 200 ms apart reach switches and neighbours
+// that miss the first frame (a port still learning, a busy host) and are
+// over 400 ms after promotion. (A zero GARPCount sends none.)
+const (
+	DefaultGARPCount    = 3
+	DefaultGARPInterval = 200 * time.Millisecond
+)
+
 // Config describes the VIPs and how they are owned.
 type Config struct {
 	Addrs []netip.Prefix
@@ -50,7 +59,8 @@ type Config struct {
 	// interval for as long as the VIPs are held (refresh.go); 0 = off.
 	GARPRefresh time.Duration
 	// ReconcileInterval is how often the agent calls Reconcile while it
-	// runs; the manager itself does not use it.
+	// runs; the agent judges it (agent.Config.Validate), the manager itself
+	// does not use it.
 	ReconcileInterval time.Duration
 }
 
@@ -131,6 +141,10 @@ func parseAddr(s string) (netip.Prefix, error) {
 	return p, nil
 }
 
+// Validate checks cfg with no I/O, as New does, and returns it with the
+// defaults filled in.
+func (cfg Config) Validate() (Config, error) { return cfg.validate(defaultLoopback) }
+
 // validate checks cfg and fills defaults. defaultLoopback is the platform's
 // loopback interface name.
 func (cfg Config) validate(defaultLoopback string) (Config, error) {
@@ -168,9 +182,6 @@ func (cfg Config) validate(defaultLoopback string) (Config, error) {
 	}
 	if err := cfg.validateRefresh(); err != nil {
 		return cfg, err
-	}
-	if cfg.ReconcileInterval < 0 {
-		return cfg, configErr("vip-reconcile-interval", "%v is negative", cfg.ReconcileInterval)
 	}
 	return cfg, nil
 }

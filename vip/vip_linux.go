@@ -164,12 +164,12 @@ func (p *linuxPlatform) addrs() ([]hostAddr, error) {
 	defer p.mu.Unlock()
 	seen := map[addrKey]bool{}
 	for _, m := range msgs {
-		a, ok, err := parseAddrMsg(m, names)
+		a, err := parseAddrMsg(m, names)
+		if errors.Is(err, errNotIPAddr) {
+			continue
+		}
 		if err != nil {
 			return nil, err
-		}
-		if !ok {
-			continue
 		}
 		k := addrKey{a.LinkIndex, a.Prefix}
 		seen[k] = true
@@ -191,19 +191,24 @@ func (p *linuxPlatform) addrs() ([]hostAddr, error) {
 	return out, nil
 }
 
-// parseAddrMsg decodes one RTM_NEWADDR message. ok is false for families
+// errNotIPAddr marks an address message of a family other than IPv4/IPv6,
+// which the address list skips.
+var errNotIPAddr = errors.New("not an IPv4 or IPv6 address")
+
+// parseAddrMsg decodes one RTM_NEWADDR message; errNotIPAddr for families
 // other than IPv4/IPv6.
-func parseAddrMsg(m []byte, names map[int]string) (a hostAddr, ok bool, err error) {
+func parseAddrMsg(m []byte, names map[int]string) (hostAddr, error) {
+	var a hostAddr
 	if len(m) < unix.SizeofIfAddrmsg {
-		return a, false, fmt.Errorf("short RTM_NEWADDR message (%d bytes)", len(m))
+		return a, fmt.Errorf("short RTM_NEWADDR message (%d bytes)", len(m))
 	}
 	msg := nl.DeserializeIfAddrmsg(m)
 	if msg.Family != unix.AF_INET && msg.Family != unix.AF_INET6 {
-		return a, false, nil
+		return a, errNotIPAddr
 	}
 	attrs, err := nl.ParseRouteAttr(m[unix.SizeofIfAddrmsg:])
 	if err != nil {
-		return a, false, err
+		return a, err
 	}
 	var local, address []byte
 	proto := -1
@@ -227,13 +232,13 @@ func parseAddrMsg(m []byte, names map[int]string) (a hostAddr, ok bool, err erro
 	}
 	ip, okIP := netip.AddrFromSlice(raw)
 	if !okIP {
-		return a, false, fmt.Errorf("RTM_NEWADDR without a valid address (%d bytes)", len(raw))
+		return a, fmt.Errorf("RTM_NEWADDR without a valid address (%d bytes)", len(raw))
 	}
 	a.Prefix = netip.PrefixFrom(ip, int(msg.Prefixlen))
 	a.LinkIndex = int(msg.Index)
 	a.LinkName = names[a.LinkIndex]
 	a.Ours = proto == lbhcProto || (ip.Is4() && a.LinkName != "" && a.Label == addrLabel(a.LinkName))
-	return a, true, nil
+	return a, nil
 }
 
 func trimNUL(b []byte) []byte {

@@ -1,6 +1,7 @@
 package vip
 
 import (
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -67,19 +68,19 @@ func TestParseAddrMsg(t *testing.T) {
 			hostAddr{Prefix: netip.MustParsePrefix("2001:db8::5/64"), LinkIndex: 3, LinkName: "eth1"}},
 	}
 	for _, tt := range tests {
-		got, ok, err := parseAddrMsg(tt.msg, names)
-		if err != nil || !ok || got != tt.want {
-			t.Errorf("%s: parseAddrMsg = %+v, %v, %v; want %+v", tt.name, got, ok, err, tt.want)
+		got, err := parseAddrMsg(tt.msg, names)
+		if err != nil || got != tt.want {
+			t.Errorf("%s: parseAddrMsg = %+v, %v; want %+v", tt.name, got, err, tt.want)
 		}
 	}
-	if _, _, err := parseAddrMsg([]byte{2, 32}, names); err == nil || !strings.Contains(err.Error(), "short") {
+	if _, err := parseAddrMsg([]byte{2, 32}, names); err == nil || !strings.Contains(err.Error(), "short") {
 		t.Errorf("short message: %v", err)
 	}
-	if _, _, err := parseAddrMsg(addrMessage(unix.AF_INET, 32, 3), names); err == nil {
+	if _, err := parseAddrMsg(addrMessage(unix.AF_INET, 32, 3), names); err == nil || errors.Is(err, errNotIPAddr) {
 		t.Error("message without an address accepted")
 	}
-	if _, ok, err := parseAddrMsg(addrMessage(unix.AF_PACKET, 0, 3), names); ok || err != nil {
-		t.Errorf("AF_PACKET message: ok %v, err %v", ok, err)
+	if _, err := parseAddrMsg(addrMessage(unix.AF_PACKET, 0, 3), names); !errors.Is(err, errNotIPAddr) {
+		t.Errorf("AF_PACKET message: err %v, want errNotIPAddr", err)
 	}
 }
 

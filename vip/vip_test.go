@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"reflect"
 	"testing"
-	"time"
 )
 
 func TestParseAddrs(t *testing.T) {
@@ -68,7 +67,6 @@ func TestConfigValidate(t *testing.T) {
 		{Config{Addrs: v}, "invalid --vip-interface: required with --vip-mode nic"},
 		{Config{Addrs: v, Interface: "eth1", GARPCount: -1}, "invalid --garp-count: -1 is negative"},
 		{Config{Addrs: v, Interface: "eth1", GARPCount: 2}, "invalid --garp-interval: 0s must be positive when --garp-count is above 1"},
-		{Config{Addrs: v, Interface: "eth1", ReconcileInterval: -time.Second}, "invalid --vip-reconcile-interval: -1s is negative"},
 	}
 	for _, tt := range tests {
 		_, err := tt.cfg.validate("lo")

@@ -124,57 +124,60 @@ func (w *AWSEventsWatcher) Watch(ctx context.Context, out chan<- cloud.PlatformN
 // Acknowledge is a no-op: EC2 offers no way to tell it the instance is ready.
 func (w *AWSEventsWatcher) Acknowledge(context.Context, string) error { return nil }
 
-func (w *AWSEventsWatcher) poll(ctx context.Context) (cloud.PlatformNotices, bool, error) {
+func (w *AWSEventsWatcher) poll(ctx context.Context) (cloud.PlatformNotices, error) {
 	var out cloud.PlatformNotices
 	for _, k := range w.Kinds {
 		path := map[string]string{AWSSpot: awsSpotPath, AWSRebalance: awsRebalancePath, AWSMaintenance: awsMaintenancePath}[k]
-		body, found, err := w.get(ctx, path)
-		if err != nil {
-			return out, false, err
-		}
-		if !found {
+		body, err := w.get(ctx, path)
+		if errors.Is(err, errNoNotice) {
 			continue
+		}
+		if err != nil {
+			return out, err
 		}
 		switch k {
 		case AWSSpot:
 			n, err := ParseAWSSpotAction(body)
 			if err != nil {
-				return out, false, err
+				return out, err
 			}
 			out.Notices = append(out.Notices, n)
 		case AWSRebalance:
 			n, err := ParseAWSRebalance(body)
 			if err != nil {
-				return out, false, err
+				return out, err
 			}
 			out.Notices = append(out.Notices, n)
 		case AWSMaintenance:
 			ns, err := ParseAWSMaintenance(body)
 			if err != nil {
-				return out, false, err
+				return out, err
 			}
 			out.Notices = append(out.Notices, ns...)
 		}
 	}
-	return out, true, nil
+	return out, nil
 }
 
-// get reads one metadata path; found is false on 404 (no notice).
-func (w *AWSEventsWatcher) get(ctx context.Context, path string) ([]byte, bool, error) {
+// errNoNotice is a notice path answering 404: EC2 has no such notice now.
+var errNoNotice = errors.New("no notice")
+
+// get reads one metadata path; errNoNotice on 404.
+func (w *AWSEventsWatcher) get(ctx context.Context, path string) ([]byte, error) {
 	res, err := w.Client.GetMetadata(ctx, &imds.GetMetadataInput{Path: path})
 	if err != nil {
 		var re interface{ HTTPStatusCode() int }
 		if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound {
-			return nil, false, nil
+			return nil, errNoNotice
 		}
-		return nil, false, fmt.Errorf("instance metadata %s: %w", path, err)
+		return nil, fmt.Errorf("instance metadata %s: %w", path, err)
 	}
 	defer res.Content.Close()
 	b, err := io.ReadAll(io.LimitReader(res.Content, 64<<10))
 	if err != nil {
-		return nil, false, fmt.Errorf("instance metadata %s: %w", path, err)
+		return nil, fmt.Errorf("instance metadata %s: %w", path, err)
 	}
-	return b, true, nil
+	return b, nil
 }
 
 // NewAWSEventsWatcher builds a watcher with its own IMDSv2 client for

@@ -85,7 +85,7 @@ func TestAWSEventsWatcherAgainstFake(t *testing.T) {
 	// A kind not selected is not watched.
 	f.SetSpotInstanceAction("terminate", time.Now())
 	w := &AWSEventsWatcher{Client: client, Kinds: []string{AWSMaintenance}}
-	if n, _, err := w.poll(context.Background()); err != nil || len(n.Notices) != 0 {
+	if n, err := w.poll(context.Background()); err != nil || len(n.Notices) != 0 {
 		t.Fatalf("maintenance-only watcher saw %+v %v", n, err)
 	}
 }

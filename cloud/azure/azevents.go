@@ -93,10 +93,8 @@ type AzureEventsWatcher struct {
 	VMName string
 	Log    *slog.Logger
 
-	clientOnce  sync.Once // Watch and Acknowledge run on different goroutines
-	client      *http.Client
-	incarnation int
-	seen        bool
+	clientOnce sync.Once // Watch and Acknowledge run on different goroutines
+	client     *http.Client
 }
 
 func (w *AzureEventsWatcher) url() string {
@@ -131,32 +129,29 @@ func (w *AzureEventsWatcher) Watch(ctx context.Context, out chan<- cloud.Platfor
 	cloud.PollNotices(ctx, log, w.Interval, w.poll, out)
 }
 
-// poll fetches the document; changed is false when DocumentIncarnation is
-// the one already handled, so an event is acted on once.
-func (w *AzureEventsWatcher) poll(ctx context.Context) (cloud.PlatformNotices, bool, error) {
+// poll fetches the document and returns this VM's notices in it; an
+// unchanged document gives the same notices, which PollNotices does not
+// send again, so an event is acted on once.
+func (w *AzureEventsWatcher) poll(ctx context.Context) (cloud.PlatformNotices, error) {
 	if w.VMName == "" {
 		inst, err := (&AzureIMDS{Endpoint: w.Endpoint, Client: w.httpClient(), Attempts: 1}).Instance(ctx)
 		if err != nil {
-			return cloud.PlatformNotices{}, false, fmt.Errorf("learning this VM's name: %w", err)
+			return cloud.PlatformNotices{}, fmt.Errorf("learning this VM's name: %w", err)
 		}
 		if inst.Name == "" {
-			return cloud.PlatformNotices{}, false, fmt.Errorf("instance metadata has no compute.name")
+			return cloud.PlatformNotices{}, fmt.Errorf("instance metadata has no compute.name")
 		}
 		w.VMName = inst.Name
 	}
 	body, _, err := azureIMDSGet(ctx, w.httpClient(), w.url())
 	if err != nil {
-		return cloud.PlatformNotices{}, false, fmt.Errorf("scheduled events: %w", err)
+		return cloud.PlatformNotices{}, fmt.Errorf("scheduled events: %w", err)
 	}
 	doc, err := ParseAzureScheduledEvents(body)
 	if err != nil {
-		return cloud.PlatformNotices{}, false, err
+		return cloud.PlatformNotices{}, err
 	}
-	if w.seen && doc.DocumentIncarnation == w.incarnation {
-		return cloud.PlatformNotices{}, false, nil
-	}
-	w.seen, w.incarnation = true, doc.DocumentIncarnation
-	return AzureNoticesFor(doc, w.VMName), true, nil
+	return AzureNoticesFor(doc, w.VMName), nil
 }
 
 // Acknowledge tells Azure that this VM is ready for the event (POST

@@ -236,12 +236,12 @@ func (a *AzureRoute) ensure(ctx context.Context, log *slog.Logger, ev cloud.Even
 
 func (a *AzureRoute) ensureOnce(ctx context.Context, log *slog.Logger, ev cloud.Event, t azureTarget) (wrote bool, err error) {
 	client := a.clients[strings.ToLower(t.table.SubscriptionID)]
-	cur, found, err := a.get(ctx, client, t)
+	cur, err := a.get(ctx, client, t)
 	if err != nil {
 		return false, err
 	}
-	if found {
-		why := a.mismatch(cur, t.prefix)
+	if cur != nil {
+		why := a.mismatch(*cur, t.prefix)
 		if why == "" {
 			log.Debug("azure route already right", "route", t.String())
 			return false, nil
@@ -267,14 +267,14 @@ func (a *AzureRoute) ensureOnce(ctx context.Context, log *slog.Logger, ev cloud.
 	if _, err := poller.PollUntilDone(wctx, &runtime.PollUntilDoneOptions{Frequency: a.cfg.PollInterval}); err != nil {
 		return true, fmt.Errorf("waiting for create or update: %w", err)
 	}
-	cur, found, err = a.get(ctx, client, t)
+	cur, err = a.get(ctx, client, t)
 	if err != nil {
 		return true, fmt.Errorf("verify: %w", err)
 	}
-	if !found {
+	if cur == nil {
 		return true, errAzureVerify("route not found after it was written")
 	}
-	if why := a.mismatch(cur, t.prefix); why != "" {
+	if why := a.mismatch(*cur, t.prefix); why != "" {
 		return true, errAzureVerify("route is " + why + " after it was written")
 	}
 	log.Info("azure route written and verified", "route", t.String(), "prefix", t.prefix, "next_hop", a.cfg.NextHop.String())
@@ -287,18 +287,19 @@ type errAzureVerify string
 
 func (e errAzureVerify) Error() string { return "verify: " + string(e) }
 
-func (a *AzureRoute) get(ctx context.Context, client *azureRoutes, t azureTarget) (armnetwork.Route, bool, error) {
+// get reads route t; nil (and no error) when it does not exist.
+func (a *AzureRoute) get(ctx context.Context, client *azureRoutes, t azureTarget) (*armnetwork.Route, error) {
 	resp, err := client.get(ctx, t.table.ResourceGroup, t.table.Name, t.name, nil)
 	if err != nil {
 		var re *azcore.ResponseError
 		if errors.As(err, &re) && re.StatusCode == http.StatusNotFound {
 			// The route (or its table) does not exist; a missing table
 			// makes the following PUT fail with a clear 404.
-			return armnetwork.Route{}, false, nil
+			return nil, nil
 		}
-		return armnetwork.Route{}, false, fmt.Errorf("get: %w", err)
+		return nil, fmt.Errorf("get: %w", err)
 	}
-	return resp.Route, true, nil
+	return &resp.Route, nil
 }
 
 // mismatch describes how r differs from the route this node wants for

@@ -501,8 +501,9 @@ func TestAzureRequestRate(t *testing.T) {
 	}
 }
 
-// TestAzureRecordCrashFailover5s: issue 9's bound for record mode at a 5 s
-// TTL: a crashed leader is replaced within lease-ttl + retry-period + 0.5 s.
+// TestAzureRecordCrashFailover5s: record mode at a 5 s TTL replaces a
+// crashed leader within lease-ttl + retry-period + 0.5 s (the bound the
+// README promises for CAS-record stores).
 func TestAzureRecordCrashFailover5s(t *testing.T) {
 	cs := itest.Env(t, azuriteEnv)
 	t.Parallel()

@@ -1,7 +1,7 @@
 // Package electiontest is the conformance suite every election backend
 // passes: in-memory, file, Azure blob (Azurite), DynamoDB (dynalite) and
 // etcd. It drives real Engines with the real clock against a shared lease
-// and checks the safety and liveness rules of DESIGN.md.
+// and checks the safety and liveness rules that docs/SAFETY-TESTS.md lists.
 package electiontest
 
 import (

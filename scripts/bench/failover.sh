@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# failover.sh — failover under faults (issue 7) and failover time at several
-# timing settings (issue 2): repetitions of the e2e chaos suite, summarised
+# failover.sh — failover under faults and failover time at several
+# timing settings: repetitions of the e2e chaos suite, summarised
 # into BENCHMARKS.md, plus the timeline plot docs/failover-timeline.png.
 #
 # Needs root (network namespaces; the e2e package names them lbe<N>-* and

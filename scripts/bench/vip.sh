@@ -90,7 +90,8 @@ for a in 10.251.77.1 10.251.77.2; do
 done
 
 mkdir -p "$work/state"
-# State changes over TCP need the bearer token (issue 20).
+# State changes over TCP need the bearer token (only loopback callers may
+# change state without it).
 token=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 (umask 077 && printf '%s\n' "$token" >"$work/admin.token")
 # start_node NS NAME DIR [ARGS...]: start lbhc in NS, log to DIR/NAME.log; sets pid.
