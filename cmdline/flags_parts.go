@@ -29,6 +29,7 @@ func extraRunFlags() []cli.Flag {
 	out = append(out, azureLeaseFlags()...)
 	out = append(out, dynamodbFlags()...)
 	out = append(out, etcdFlags()...)
+	out = append(out, gcsFlags()...)
 	out = append(out, eventFlags()...)
 	return out
 }

@@ -104,9 +104,19 @@ func doToken(hc *http.Client, req *http.Request, now time.Time) (token, error) {
 	if err != nil {
 		return token{}, fmt.Errorf("%s: reading the token response: %w", req.URL.Redacted(), err)
 	}
+	t, err := parseToken(resp.StatusCode, b, now)
+	if err != nil {
+		return token{}, fmt.Errorf("%s: %w", req.URL.Redacted(), err)
+	}
+	return t, nil
+}
+
+// parseToken reads a token endpoint's answer. An error quotes the
+// endpoint's error code and description, never a token.
+func parseToken(status int, b []byte, now time.Time) (token, error) {
 	var tr tokenResponse
 	jerr := json.Unmarshal(b, &tr)
-	if resp.StatusCode != http.StatusOK {
+	if status != http.StatusOK {
 		msg := strings.TrimSpace(string(b))
 		if jerr == nil && tr.Error != "" {
 			msg = strings.TrimSpace(tr.Error + " " + tr.Description)
@@ -114,20 +124,25 @@ func doToken(hc *http.Client, req *http.Request, now time.Time) (token, error) {
 		if len(msg) > 200 {
 			msg = msg[:200]
 		}
-		return token{}, fmt.Errorf("%s: %s: %s", req.URL.Redacted(), resp.Status, msg)
+		return token{}, fmt.Errorf("HTTP %d: %s", status, msg)
 	}
 	if jerr != nil {
-		return token{}, fmt.Errorf("%s: token response is not JSON: %w", req.URL.Redacted(), jerr)
+		return token{}, fmt.Errorf("token response is not JSON: %w", jerr)
 	}
 	if tr.AccessToken == "" {
-		return token{}, errors.New(req.URL.Redacted() + ": token response without an access_token")
+		return token{}, errors.New("token response without an access_token")
 	}
 	if tr.TokenType != "" && !strings.EqualFold(tr.TokenType, "Bearer") {
-		return token{}, fmt.Errorf("%s: token type %q, want Bearer", req.URL.Redacted(), tr.TokenType)
+		return token{}, fmt.Errorf("token type %q, want Bearer", tr.TokenType)
 	}
 	t := token{value: tr.AccessToken}
-	if tr.ExpiresIn > 0 {
+	// Bounded so a huge expires_in cannot overflow the Duration.
+	if tr.ExpiresIn > 0 && tr.ExpiresIn <= maxExpiresIn {
 		t.expiry = now.Add(time.Duration(tr.ExpiresIn) * time.Second)
 	}
 	return t, nil
 }
+
+// maxExpiresIn is the longest token lifetime believed (seconds): Google's
+// tokens live an hour, at most 12 with an organisation policy.
+const maxExpiresIn = 24 * 3600

@@ -83,7 +83,7 @@ func (s *Store) Preflight(ctx context.Context) error {
 		}
 		return err
 	}
-	_, err := s.upload(ctx, "write probe", nil, 1)
+	_, err := s.upload(ctx, "write probe", nil, 1, false)
 	switch {
 	case isConflict(err):
 		return nil
@@ -122,7 +122,7 @@ func (s *Store) Get(ctx context.Context) (election.Record, string, error) {
 
 // Create writes rec only if the object does not exist.
 func (s *Store) Create(ctx context.Context, rec election.Record) (string, error) {
-	return s.upload(ctx, "create", EncodeRecord(rec), 0)
+	return s.upload(ctx, "create", EncodeRecord(rec), 0, false)
 }
 
 // Update writes rec only if the object's generation is still prev.
@@ -131,7 +131,7 @@ func (s *Store) Update(ctx context.Context, rec election.Record, prev string) (s
 	if err != nil || gen <= 0 {
 		return "", fmt.Errorf("gcs update %s: version %q is not a generation: %w", s.target, prev, election.ErrConflict)
 	}
-	return s.upload(ctx, "update", EncodeRecord(rec), gen)
+	return s.upload(ctx, "update", EncodeRecord(rec), gen, true)
 }
 
 // Close frees idle connections.
@@ -141,8 +141,9 @@ func (s *Store) Close() error {
 }
 
 // upload is a simple media upload with ifGenerationMatch=gen (0: only if
-// absent) and returns the new object's generation.
-func (s *Store) upload(ctx context.Context, op string, body []byte, gen int64) (string, error) {
+// absent) and returns the new object's generation. replace is true for a
+// lease write on a generation read before.
+func (s *Store) upload(ctx context.Context, op string, body []byte, gen int64, replace bool) (string, error) {
 	u := s.uploadURL + "&ifGenerationMatch=" + strconv.FormatInt(gen, 10)
 	resp, err := s.do(ctx, op, http.MethodPost, u, body)
 	if err != nil {
@@ -152,7 +153,7 @@ func (s *Store) upload(ctx context.Context, op string, body []byte, gen int64) (
 	if resp.StatusCode != http.StatusOK {
 		// 404 on a conditional replace: deleted since we read it, so the
 		// generation we wrote against is gone: another writer won.
-		return "", s.statusErr(op, resp, gen > 0)
+		return "", s.statusErr(op, resp, replace)
 	}
 	var obj struct {
 		Generation string `json:"generation"` // int64 as a JSON string
