@@ -39,7 +39,7 @@ type Config struct {
 	HTTPClient *http.Client // nil: a client with a 30 s timeout
 }
 
-// Store is a election.Store over one Cloud Storage object.
+// Store is an election.Store over one Cloud Storage object.
 type Store struct {
 	hc        *http.Client
 	token     func(context.Context) (string, error)
@@ -77,10 +77,9 @@ func New(cfg Config) *Store {
 // endpoint that ignores preconditions fail at start-up, not at the first
 // campaign. It changes nothing.
 func (s *Store) Preflight(ctx context.Context) error {
-	if _, _, err := s.Get(ctx); err != nil && !isNotFound(err) {
-		if isCorrupt(err) {
-			return nil // exists and is readable: the CAS algorithm reports it
-		}
+	// A missing object is the normal first start; a corrupt one is
+	// readable, and the CAS algorithm reports it.
+	if _, _, err := s.Get(ctx); err != nil && !isNotFound(err) && !isCorrupt(err) {
 		return err
 	}
 	_, err := s.upload(ctx, "write probe", nil, 1, false)
@@ -101,7 +100,7 @@ func (s *Store) Get(ctx context.Context) (election.Record, string, error) {
 	if err != nil {
 		return election.Record{}, "", err
 	}
-	defer resp.Body.Close()
+	defer closeBody(resp)
 	if resp.StatusCode != http.StatusOK {
 		return election.Record{}, "", s.statusErr("read", resp, false)
 	}
@@ -149,7 +148,7 @@ func (s *Store) upload(ctx context.Context, op string, body []byte, gen int64, r
 	if err != nil {
 		return "", err
 	}
-	defer resp.Body.Close()
+	defer closeBody(resp)
 	if resp.StatusCode != http.StatusOK {
 		// 404 on a conditional replace: deleted since we read it, so the
 		// generation we wrote against is gone: another writer won.
@@ -169,6 +168,13 @@ func (s *Store) upload(ctx context.Context, op string, body []byte, gen int64, r
 		return "", fmt.Errorf("gcs %s %s: object resource without a valid generation (%q)", op, s.target, obj.Generation)
 	}
 	return obj.Generation, nil
+}
+
+// closeBody reads what is left of a (small) body before closing it, so the
+// keep-alive connection is reused rather than torn down every request.
+func closeBody(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxRecordSize))
+	resp.Body.Close()
 }
 
 func (s *Store) do(ctx context.Context, op, method, u string, body []byte) (*http.Response, error) {
