@@ -55,7 +55,7 @@ func newApp() *cli.App {
 		Name:  "lbhc",
 		Usage: "lease-driven load balancer health check responder: only the leader answers the probe",
 		Description: "Every node of a group runs 'lbhc run'. The nodes elect one leader through a lease " +
-			"(file, Azure blob, DynamoDB, etcd, or none). Only the leader owns the VIPs, moves cloud " +
+			"(file, Azure blob, DynamoDB, Cloud Storage, etcd, or none). Only the leader owns the VIPs, moves cloud " +
 			"routing and answers the load balancer's probe (port 26001 by default). Every run flag " +
 			"can be set by an environment variable LBHC_<FLAG>, e.g. --lease-ttl as LBHC_LEASE_TTL.",
 		Version:              version,

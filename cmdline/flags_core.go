@@ -30,6 +30,7 @@ var backends = map[string]backendFunc{
 	"azblob":   azureLeaseBackend,
 	"dynamodb": dynamodbBackend,
 	"etcd":     etcdBackend,
+	"gcs":      gcsBackend,
 	"none": func(_ context.Context, _ *cli.Context, nodeID, _ string, _ time.Duration) (election.Backend, error) {
 		return election.NewNoneBackend(nodeID), nil
 	},
@@ -43,6 +44,7 @@ var backendChecks = map[string]backendCheck{
 	"azblob":   azureLeaseCheck,
 	"dynamodb": dynamodbCheck,
 	"etcd":     etcdCheck,
+	"gcs":      gcsCheck,
 }
 
 func backendNames() string {

@@ -30,6 +30,7 @@ func extraRunFlags() []cli.Flag {
 	out = append(out, azureLeaseFlags()...)
 	out = append(out, dynamodbFlags()...)
 	out = append(out, etcdFlags()...)
+	out = append(out, gcsFlags()...)
 	out = append(out, eventFlags()...)
 	out = append(out, peerFlags()...)
 	return out

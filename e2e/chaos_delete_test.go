@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -46,7 +47,7 @@ func TestChaosDeleteRecord(t *testing.T) {
 		}
 		reps = n
 	}
-	for _, kind := range []string{BackendFile, BackendDynamoDB, BackendAzureRecord, BackendEtcd} {
+	for _, kind := range []string{BackendFile, BackendDynamoDB, BackendAzureRecord, BackendGCS, BackendEtcd} {
 		t.Run(kind, func(t *testing.T) {
 			c := NewCluster(t, kind, timingFast)
 			del := recordDeleter(t, c)
@@ -148,6 +149,27 @@ func recordDeleter(t *testing.T, c *Cluster) func() {
 			defer cancel()
 			if _, err := cc.NewBlobClient(lease).Delete(cx, nil); err != nil {
 				t.Errorf("delete blob: %v", err)
+			}
+		}
+	case BackendGCS:
+		// A plain JSON API delete, unconditional as a lifecycle rule's is;
+		// the object is --gcs-object-prefix's default + the lease name.
+		u := "http://" + srv + "/storage/v1/b/" + gcsBucket + "/o/" + url.PathEscape("lbhc/"+lease)
+		return func() {
+			cx, cancel := ctx()
+			defer cancel()
+			req, err := http.NewRequestWithContext(cx, http.MethodDelete, u, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := httpc.Do(req)
+			if err != nil {
+				t.Errorf("delete object: %v", err)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNoContent {
+				t.Errorf("delete object: HTTP %d", resp.StatusCode)
 			}
 		}
 	case BackendEtcd:

@@ -187,6 +187,9 @@ func ciConfigs() []chaosConfig {
 		{BackendDynamoDB, timingFast, []string{"kill-9", "host-cut", "backend-unreachable-leader", "backend-down-all"}},
 		{BackendAzureRecord, timingFast, []string{"kill-9", "host-cut", "backend-unreachable-leader"}},
 		{BackendAzureNative, timingDefault, []string{"kill-9", "sigterm"}},
+		// Crash and graceful failover at the DynamoDB record store's timing
+		// and bounds (issue 19).
+		{BackendGCS, timingFast, []string{"kill-9", "sigterm"}},
 	}
 }
 
@@ -206,6 +209,7 @@ func fullConfigs() []chaosConfig {
 		{BackendEtcd, timingFast, all},
 		{BackendDynamoDB, timingFast, all},
 		{BackendAzureRecord, timingFast, all},
+		{BackendGCS, timingFast, all},
 		{BackendAzureNative, timingDefault, []string{"kill-9", "sigterm"}},
 		{BackendFile, timingMid, []string{"kill-9", "sigterm"}},
 		{BackendFile, timingDefault, []string{"kill-9", "sigterm"}},

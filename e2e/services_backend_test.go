@@ -29,6 +29,8 @@ const (
 	BackendDynamoDB     = "dynamodb"
 	BackendAzureRecord  = "azblob-record"
 	BackendAzureNative  = "azblob-native"
+	BackendGCS          = "gcs"
+	gcsBucket           = "lbhc-e2e"
 	serverPort          = 2379 // the server's own port on SvcIP
 	proxyPort           = 12379
 	etcdPeerPort        = 2380 // on the hub's loopback
@@ -108,6 +110,18 @@ func StartBackend(t *testing.T, n *Net, hubDial func(string, time.Duration) (net
 			azuriteAccountName, azuriteWellKnownKey, proxyAddr, azuriteAccountName)
 		args = []string{"--election", "azblob", "--azure-lease-mode", mode,
 			"--azure-connection-string", cs, "--azure-create-container"}
+	case BackendGCS:
+		bin := itest.Env(t, "LBHC_TEST_FAKE_GCS_CMD")
+		// The filesystem backend keeps objects across a stop/start; a
+		// directory under its root is a bucket.
+		root := filepath.Join(dir, "gcs")
+		if err := os.MkdirAll(filepath.Join(root, gcsBucket), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		argv = []string{bin, "-scheme", "http", "-host", ip, "-port", fmt.Sprint(serverPort),
+			"-backend", "filesystem", "-filesystem-root", root, "-log-level", "warn"}
+		// Plain http: the nodes send no credentials.
+		args = []string{"--election", "gcs", "--gcs-bucket", gcsBucket, "--gcs-endpoint", "http://" + proxyAddr}
 	default:
 		t.Fatalf("unknown backend %q", kind)
 	}

@@ -19,12 +19,16 @@
 //	LBHC_TEST_DYNAMODB_ENDPOINT          dynalite, in memory: http://127.0.0.1:P. It accepts any
 //	                                     credentials and region; sign with static ones
 //	                                     (e.g. "test"/"test", region "us-east-1").
+//	LBHC_TEST_GCS_ENDPOINT               fake-gcs-server (Cloud Storage JSON API), in memory:
+//	                                     http://127.0.0.1:P. No credentials; no buckets at
+//	                                     start (create one with POST /storage/v1/b).
 //	LBHC_TEST_ETCD_ENDPOINTS             single-member etcd: http://127.0.0.1:P
 //
 // and the paths of programs tests run themselves:
 //
 //	LBHC_TEST_AZURITE_CMD   azurite-blob executable
 //	LBHC_TEST_DYNALITE_CMD  dynalite executable
+//	LBHC_TEST_FAKE_GCS_CMD  fake-gcs-server executable
 //	LBHC_TEST_ETCD_BIN      etcd executable
 //	LBHC_TEST_HAPROXY       haproxy
 //	LBHC_TEST_KEEPALIVED    keepalived
@@ -46,6 +50,7 @@
 //
 //	azurite-blob --blobHost ADDR --blobPort P --inMemoryPersistence --skipApiVersionCheck --disableTelemetry --silent
 //	dynalite --host ADDR --port P
+//	fake-gcs-server -scheme http -host ADDR -port P -backend memory -data DIR  (DIR/BUCKET/ = a bucket)
 //	etcd --name N --data-dir $(t.TempDir()) \
 //	     --listen-client-urls http://ADDR:P --advertise-client-urls http://ADDR:P \
 //	     --listen-peer-urls http://ADDR:Q --initial-advertise-peer-urls http://ADDR:Q \

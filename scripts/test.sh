@@ -14,7 +14,7 @@
 #   LBHC_REQUIRE_INTEGRATION=1  a prerequisite that cannot be installed or started
 #                               fails the run (CI); otherwise it is a warning and the
 #                               tests that need it skip with a message
-#   LBHC_TOOLS_DIR              where the npm servers are installed (default
+#   LBHC_TOOLS_DIR              where the npm servers and fake-gcs-server are installed (default
 #                               /var/tmp/lbhc-tools; outside the repo, kept across runs)
 #   LBHC_GO_TEST_FLAGS          extra flags for go test in a full run (e.g. -race)
 #   LBHC_SCRIPT_TIMEOUT         seconds each packaging/e2e script may run (default 600)
@@ -22,7 +22,7 @@
 #
 # Exported to tests (see package itest): LBHC_TEST_AZURITE_CONNECTION_STRING,
 # LBHC_TEST_AZURITE_CMD, LBHC_TEST_DYNAMODB_ENDPOINT, LBHC_TEST_DYNALITE_CMD,
-# LBHC_TEST_ETCD_ENDPOINTS, LBHC_TEST_ETCD_BIN, LBHC_TEST_HAPROXY,
+# LBHC_TEST_GCS_ENDPOINT, LBHC_TEST_FAKE_GCS_CMD, LBHC_TEST_ETCD_ENDPOINTS, LBHC_TEST_ETCD_BIN, LBHC_TEST_HAPROXY,
 # LBHC_TEST_KEEPALIVED, LBHC_TEST_SOCAT.
 #
 # Convention for end-to-end scripts: scripts/e2e/test_*.sh run from the repo
@@ -108,12 +108,14 @@ trap 'on_signal TERM 143' TERM
 phase prerequisites
 apt_install "${LBHC_APT_PACKAGES[@]}"
 npm_tools_install "$REPO"
+go_tools_install
 
 # --- 2. servers ---
 phase servers
 services_init "$RUN_DIR/services"
 start_azurite
 start_dynalite
+start_fake_gcs
 start_etcd
 export_binaries
 

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
-# Installs what lbhc's tests need, idempotently: Debian packages through apt
-# and the npm-packaged servers (Azurite, dynalite) at the versions pinned in
-# tools/package-lock.json, into $LBHC_TOOLS_DIR. Needs common.sh.
+# Installs what lbhc's tests need, idempotently: Debian packages through apt,
+# the npm-packaged servers (Azurite, dynalite) at the versions pinned in
+# tools/package-lock.json, and the Go-built GCS emulator (fake-gcs-server, at
+# LBHC_FAKE_GCS_VERSION) into $LBHC_TOOLS_DIR. Needs common.sh.
 
 # Debian packages the tests use: etcd for the etcd backend, HAProxy as the real
 # load balancer in end-to-end tests, keepalived as the benchmark peer, socat
@@ -106,4 +107,41 @@ npm_tools_install() {
 		rm -f "$out"
 		echo "$stamp" >"$dir/.stamp"
 	) 9>"$LBHC_TOOLS_DIR/.lock" || missing_prereq "npm ci in $dir failed"
+}
+
+# The Cloud Storage emulator (github.com/fsouza/fake-gcs-server), a Go
+# program: installed with go install into $LBHC_TOOLS_DIR/bin, never through
+# lbhc's go.mod (its dependency tree is the official storage client's).
+LBHC_FAKE_GCS_VERSION=v1.56.1
+
+fake_gcs_bin() { echo "$LBHC_TOOLS_DIR/bin/fake-gcs-server"; }
+
+# go_tools_install: go install fake-gcs-server at the pinned version. A stamp
+# with the version makes later runs a no-op; flock serialises concurrent runs.
+go_tools_install() {
+	if ! command -v go >/dev/null; then
+		missing_prereq "go not found: cannot install fake-gcs-server"
+		return 0
+	fi
+	mkdir -p "$LBHC_TOOLS_DIR/bin"
+	local stamp=$LBHC_TOOLS_DIR/bin/.fake-gcs-server.version
+	(
+		flock -w 600 9 || die "timed out waiting for $LBHC_TOOLS_DIR/.lock-go"
+		if [[ -x $(fake_gcs_bin) && -f $stamp && "$(cat "$stamp")" == "$LBHC_FAKE_GCS_VERSION" ]]; then
+			exit 0
+		fi
+		log "installing fake-gcs-server $LBHC_FAKE_GCS_VERSION into $LBHC_TOOLS_DIR/bin"
+		local out
+		out=$(mktemp)
+		# Outside the repository and with GOFLAGS cleared, so lbhc's go.mod
+		# and its flags play no part.
+		if ! (cd / && GOFLAGS='' GOBIN="$LBHC_TOOLS_DIR/bin" \
+			go install "github.com/fsouza/fake-gcs-server@$LBHC_FAKE_GCS_VERSION") >"$out" 2>&1; then
+			tail -n 20 "$out" >&2
+			rm -f "$out"
+			exit 1
+		fi
+		rm -f "$out"
+		echo "$LBHC_FAKE_GCS_VERSION" >"$stamp"
+	) 9>"$LBHC_TOOLS_DIR/.lock-go" || missing_prereq "go install fake-gcs-server failed"
 }

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Starts and stops the backend servers of the integration tests on free
-# loopback ports: Azurite (blob), dynalite (DynamoDB), etcd. Needs common.sh
+# loopback ports: Azurite (blob), dynalite (DynamoDB), fake-gcs-server
+# (Cloud Storage), etcd. Needs common.sh
 # and install.sh (for LBHC_TOOLS_DIR). Each start_* function exports the
 # LBHC_TEST_* variables that package itest documents, or reports the server
 # missing (fatal under LBHC_REQUIRE_INTEGRATION=1).
@@ -147,6 +148,33 @@ start_dynalite() {
 	export LBHC_TEST_DYNALITE_CMD LBHC_TEST_DYNAMODB_ENDPOINT
 	LBHC_TEST_DYNALITE_CMD=$(dynalite_bin)
 	LBHC_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$STARTED_PORT"
+}
+
+# --- fake-gcs-server (Cloud Storage JSON API, in memory) ---
+
+fake_gcs_start() {
+	service_spawn fake-gcs "$2" "$(fake_gcs_bin)" -scheme http -host 127.0.0.1 -port "$1" \
+		-backend memory -log-level warn
+}
+
+# It answers the bucket list once it serves.
+fake_gcs_ready() {
+	wait_tcp 127.0.0.1 "$1" "$LBHC_SERVICE_START_TIMEOUT" "$2" &&
+		[[ "$(http_status "http://127.0.0.1:$1/storage/v1/b")" == 200 ]]
+}
+
+start_fake_gcs() {
+	if [[ ! -x "$(fake_gcs_bin)" ]]; then
+		missing_prereq "fake-gcs-server not installed ($(fake_gcs_bin))"
+		return 0
+	fi
+	if ! try_start fake-gcs fake_gcs_ready fake_gcs_start; then
+		missing_prereq "fake-gcs-server failed to start (log: $SERVICE_LOGDIR/fake-gcs.log)"
+		return 0
+	fi
+	export LBHC_TEST_FAKE_GCS_CMD LBHC_TEST_GCS_ENDPOINT
+	LBHC_TEST_FAKE_GCS_CMD=$(fake_gcs_bin)
+	LBHC_TEST_GCS_ENDPOINT="http://127.0.0.1:$STARTED_PORT"
 }
 
 # --- etcd (single member, data in the run's temp dir) ---

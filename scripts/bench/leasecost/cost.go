@@ -41,7 +41,7 @@ type Counts struct {
 // Run is one 2-node group on one backend: requests per hour by operation
 // for the leader and the follower.
 type Run struct {
-	Backend  string             `json:"backend"` // dynamodb, azblob-native, azblob-record, etcd
+	Backend  string             `json:"backend"` // dynamodb, azblob-native, azblob-record, etcd, gcs
 	Pricing  string             `json:"pricing"` // key into Prices.Operations; "" = self-hosted
 	Leader   map[string]float64 `json:"leader_per_hour"`
 	Follower map[string]float64 `json:"follower_per_hour"`

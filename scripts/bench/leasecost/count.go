@@ -85,6 +85,22 @@ func DynamoDBOp(r *http.Request, _ int) string {
 	return "unknown"
 }
 
+// GCSOp names a Cloud Storage JSON API request by its method, as the
+// operation classes do (cloud.google.com/storage/pricing#operations-by-class):
+// objects.insert (an upload) is Class A, objects.get (metadata or media)
+// Class B, objects.delete free.
+func GCSOp(r *http.Request, _ int) string {
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/upload/storage/v1/") && r.Method == http.MethodPost:
+		return "objects.insert"
+	case strings.Contains(r.URL.Path, "/o/") && r.Method == http.MethodGet:
+		return "objects.get"
+	case strings.Contains(r.URL.Path, "/o/") && r.Method == http.MethodDelete:
+		return "objects.delete"
+	}
+	return r.Method + " " + r.URL.Path
+}
+
 type statusRecorder struct {
 	http.ResponseWriter
 	status int

@@ -25,6 +25,7 @@ import (
 	"github.com/lbhc/lbhc/election/azblob"
 	"github.com/lbhc/lbhc/election/dynamodb"
 	"github.com/lbhc/lbhc/election/etcd"
+	"github.com/lbhc/lbhc/election/gcs"
 	"github.com/lbhc/lbhc/itest"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -119,6 +120,27 @@ func azureNodes(mode string) func(t *testing.T) newNode {
 	}
 }
 
+func gcsNodes(t *testing.T) newNode {
+	endpoint := itest.Env(t, "LBHC_TEST_GCS_ENDPOINT")
+	bucket := randName("lbhc-cost")
+	req, _ := http.NewRequest(http.MethodPost, endpoint+"/storage/v1/b", strings.NewReader(`{"name":"`+bucket+`"}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return func(t *testing.T, id string, c *Counter) election.Backend {
+		p := proxy(t, endpoint, c, GCSOp)
+		st := gcs.New(gcs.Config{Bucket: bucket, Object: "lbhc/group", Endpoint: p.URL})
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := st.Preflight(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return election.NewCASBackend(st, id, election.DefaultLeaseTTL, nil)
+	}
+}
+
 func etcdNodes(t *testing.T) newNode {
 	eps := strings.Split(itest.Env(t, "LBHC_TEST_ETCD_ENDPOINTS"), ",")
 	prefix := "/" + randName("lbhc-cost")
@@ -165,6 +187,7 @@ func TestCountLeaseRequests(t *testing.T) {
 			{"azblob-native", "azblob", azureNodes(azblob.AzureModeNative)},
 			{"azblob-record", "azblob", azureNodes(azblob.AzureModeRecord)},
 			{"etcd", "", etcdNodes},
+			{"gcs", "gcs", gcsNodes},
 		} {
 			t.Run(g.name, func(t *testing.T) {
 				t.Parallel()
