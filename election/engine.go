@@ -42,6 +42,7 @@ type Engine struct {
 	fs        failsafe
 
 	eligible     atomic.Bool
+	handoverNow  atomic.Bool  // Kick: skip the acquire delay once
 	acquireDelay atomic.Int64 // time.Duration
 	freeSince    time.Time    // loop goroutine only: when the lease was first seen free
 	announceSeq  uint64       // loop goroutine only: sequence of roster announcements

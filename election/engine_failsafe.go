@@ -186,6 +186,7 @@ func (e *Engine) Promises() *PromiseBook { return e.fs.promises }
 // Kick makes a follower try to acquire at once (a handover from the
 // leader that just released).
 func (e *Engine) Kick() {
+	e.handoverNow.Store(true)
 	select {
 	case e.kick <- struct{}{}:
 	default:

@@ -121,6 +121,12 @@ func (r *PromiseRound) Validity() (until time.Time, ok bool) {
 	return until, true
 }
 
+// End is the believed end of peer's grant in this round.
+func (r *PromiseRound) End(peer string) (time.Time, bool) {
+	e, ok := r.ends[peer]
+	return e, ok
+}
+
 // Missing lists the peers without a valid grant, for logs.
 func (r *PromiseRound) Missing() []string {
 	var m []string

@@ -52,7 +52,8 @@ func (e *Engine) followerStep(ctx context.Context, next time.Time, wake <-chan s
 		return next, ctx.Err()
 	}
 	e.observeRoster(ctx, nil)
-	if delay := time.Duration(e.acquireDelay.Load()); delay > 0 {
+	// A handover (Kick) names this node: no priority delay this time.
+	if delay := time.Duration(e.acquireDelay.Load()); delay > 0 && !e.handoverNow.Swap(false) {
 		free, ok := e.peek(ctx)
 		if !ok {
 			return next, ctx.Err()
