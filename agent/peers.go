@@ -39,11 +39,11 @@ type PeerLink struct {
 	promise time.Duration // P, asked of every peer
 	log     *slog.Logger
 
-	mu     sync.Mutex
-	node   PeerNode
-	eng    peerEngine
-	ids    []string             // configured peers, self excluded, sorted
-	last   map[string]time.Time // believed promise end per peer, last round
+	mu   sync.Mutex
+	node PeerNode
+	eng  peerEngine
+	ids  []string             // configured peers, self excluded, sorted
+	last map[string]time.Time // believed promise end per peer, last round
 }
 
 // NewPeerLink builds the link for node self with peers ids (self may be
