@@ -56,14 +56,17 @@ func newFailsafe(o Options) failsafe {
 }
 
 // renewTimeout bounds a renewal sent at sent: the whole validity left, or
-// with failsafe half of it, so that the promise round still has time when
-// the backend does not answer at all.
+// with failsafe half of it (at most half the renew deadline), so that the
+// promise round still has time when the backend does not answer at all.
+// With failsafe a step (renewal + round) thus lasts at most one renew
+// deadline, whatever the promise time, and /healthz's progress bound
+// holds.
 func (e *Engine) renewTimeout(l *Lease, sent time.Time) time.Duration {
 	left := l.Deadline().Sub(sent)
 	if e.fs.hook == nil {
 		return left
 	}
-	return left / 2
+	return min(left/2, e.cfg.RenewDeadline/2)
 }
 
 // failsafeRound runs after a renewal failed with cause (not a lost
@@ -75,7 +78,10 @@ func (e *Engine) failsafeRound(ctx context.Context, l *Lease, fence <-chan time.
 	if left <= 0 {
 		return e.fence(ctx, l, "renew deadline passed without a confirmed renewal")
 	}
-	rctx, cancel := context.WithTimeout(ctx, left)
+	// The round's budget follows the renew deadline (never a fixed
+	// timeout: peers far away must not make the leader demote), and the
+	// channel resends within it.
+	rctx, cancel := context.WithTimeout(ctx, min(left, e.cfg.RenewDeadline/2))
 	defer cancel()
 	type round struct {
 		until time.Time
