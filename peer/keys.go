@@ -31,12 +31,8 @@ func LoadKeys(path string) ([][]byte, error) {
 	if path == "" {
 		return nil, configerr.New(keyFlag, "must not be empty")
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, configerr.New(keyFlag, "%v", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
+	// Stat before opening: opening a FIFO would block until a writer came.
+	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, configerr.New(keyFlag, "%v", err)
 	}
@@ -46,6 +42,11 @@ func LoadKeys(path string) ([][]byte, error) {
 	if err := checkKeyFileMode(path, fi); err != nil {
 		return nil, err
 	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, configerr.New(keyFlag, "%v", err)
+	}
+	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
 	if err != nil {
 		return nil, configerr.New(keyFlag, "%s: %v", path, err)

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // install copies testdata/keys/name into a temporary directory with mode
@@ -76,7 +77,7 @@ func TestLoadKeysNotAFile(t *testing.T) {
 	missing := filepath.Join(dir, "missing.key")
 	for path, want := range map[string]string{
 		"":      "invalid --peer-key-file: must not be empty",
-		missing: "invalid --peer-key-file: open " + missing + ": no such file or directory",
+		missing: "invalid --peer-key-file: stat " + missing + ": no such file or directory",
 		dir:     "invalid --peer-key-file: " + dir + " is not a regular file",
 	} {
 		if runtime.GOOS == "windows" && path == missing {
@@ -99,5 +100,27 @@ func TestLoadKeysExitCode(t *testing.T) {
 	_, err := LoadKeys(install(t, "short.key", 0o600))
 	if ec, ok := err.(interface{ ExitCode() int }); !ok || ec.ExitCode() != 2 {
 		t.Fatalf("%v: not a configuration error (exit 2)", err)
+	}
+}
+
+// A FIFO in place of the key file is refused at once instead of blocking
+// the start until something writes to it.
+func TestLoadKeysFIFO(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no FIFOs on Windows")
+	}
+	p := filepath.Join(t.TempDir(), "fifo")
+	if err := mkfifo(p); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := LoadKeys(p); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || err.Error() != "invalid --peer-key-file: "+p+" is not a regular file" {
+			t.Fatalf("FIFO: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("LoadKeys blocked on a FIFO")
 	}
 }
