@@ -138,6 +138,7 @@ func (e *Engine) Release(ctx context.Context, sitOut time.Duration) error {
 	}
 	e.sitOutTil = e.clock.Now().Add(sitOut)
 	e.mu.Unlock()
+	e.failsafeEnd("lease released")
 	select {
 	case e.sem <- struct{}{}:
 	case <-ctx.Done():

@@ -3,6 +3,7 @@ package election
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand"
 	"path/filepath"
 	"sync"
@@ -404,5 +405,121 @@ func TestPropertyFailsafeNeverTwoLeaders(t *testing.T) {
 			g.advanceChecking(time.Duration(rnd(20000)+500) * time.Millisecond)
 		}
 		t.Logf("seed %d: loss %d%%, delay up to %d ms: never two leaders", seed, lossPct, maxDelay)
+	}
+}
+
+// nativeFake is a native lease (etcd, Azure blob lease) in miniature: the
+// server expires an unrenewed grant after ttl on its own, and a renewal of
+// an expired grant is a lost lease.
+type nativeFake struct {
+	clk  *fakeClock
+	ttl  time.Duration
+	mu   sync.Mutex
+	down bool
+	// holder and until: the server's grant; term counts grants.
+	holder string
+	until  time.Time
+	term   uint64
+}
+
+func (n *nativeFake) acquire(id string) (State, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.down {
+		return State{}, errUnreachable
+	}
+	now := n.clk.Now()
+	if n.holder != "" && now.Before(n.until) {
+		return State{Term: n.term, Leader: n.holder}, nil
+	}
+	n.term++
+	n.holder, n.until = id, now.Add(n.ttl)
+	return State{Held: true, Term: n.term, Leader: id}, nil
+}
+
+type nativeNode struct {
+	*nativeFake
+	id string
+}
+
+func (b nativeNode) TryAcquire(_ context.Context, renew bool) (State, error) {
+	if !renew {
+		return b.acquire(b.id)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.down {
+		return State{}, errUnreachable
+	}
+	now := b.clk.Now()
+	if b.holder != b.id || !now.Before(b.until) {
+		return State{}, fmt.Errorf("lease expired: %w", ErrLeaseLost)
+	}
+	b.until = now.Add(b.ttl)
+	return State{Held: true, Term: b.term, Leader: b.id}, nil
+}
+
+func (b nativeNode) Release(context.Context) error { return nil }
+func (b nativeNode) Close() error                  { return nil }
+
+// grantAll promises every round in full, as peers that all answer at once.
+type grantAll struct{ clk Clock }
+
+func (g grantAll) Promise(_ context.Context, _ uint64) (time.Time, bool) {
+	return g.clk.Now().Add(DefaultFailsafePromise - PromiseMargin(DefaultFailsafePromise)), true
+}
+
+// A native lease that expired on the server during the outage is taken
+// back when the backend returns, with a new term and no event; when
+// someone else holds it by then, the leader demotes at once.
+func TestFailsafeReacquiresExpiredNativeLease(t *testing.T) {
+	for _, stolen := range []bool{false, true} {
+		clk := newFakeClock()
+		srv := &nativeFake{clk: clk, ttl: testTiming.LeaseTTL}
+		cfg := testTiming
+		cfg.NodeID = "a"
+		eng, err := NewEngine(cfg, nativeNode{srv, "a"}, Options{Clock: clk, Failsafe: grantAll{clk}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = eng.Run(ctx) }()
+		n := &testNode{eng: eng}
+		clk.Advance(500*time.Millisecond, 100*time.Millisecond)
+		n.drain()
+		if !n.lease.Valid() || n.lease.Term != 1 {
+			t.Fatalf("not leader of term 1")
+		}
+		srv.mu.Lock()
+		srv.down = true
+		srv.mu.Unlock()
+		clk.Advance(40*time.Second, 100*time.Millisecond) // far past the server's TTL
+		if !n.lease.Valid() {
+			t.Fatal("demoted during the outage")
+		}
+		srv.mu.Lock()
+		srv.down = false
+		if stolen {
+			srv.holder, srv.until, srv.term = "x", clk.Now().Add(time.Hour), srv.term+1
+		}
+		srv.mu.Unlock()
+		clk.Advance(3*time.Second, 100*time.Millisecond)
+		n.drain()
+		if stolen {
+			if n.lease.Valid() || len(n.events) != 2 || n.events[1].Kind != Lost {
+				t.Fatalf("stolen: valid %v events %v, want Lost", n.lease.Valid(), n.events)
+			}
+		} else {
+			if !n.lease.Valid() || len(n.events) != 1 || n.lease.CurrentTerm() != 2 || eng.Status().Term != 2 {
+				t.Fatalf("re-acquired: valid %v events %v term %d/%d, want valid, no event, term 2",
+					n.lease.Valid(), n.events, n.lease.CurrentTerm(), eng.Status().Term)
+			}
+			if eng.FailsafeStatus().Active {
+				t.Fatal("failsafe still active after the re-acquisition")
+			}
+		}
+		cancel()
+		<-done
 	}
 }
