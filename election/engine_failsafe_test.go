@@ -124,6 +124,15 @@ func (g *fsGroup) get(id string) *fsNode {
 	return g.nodes[id]
 }
 
+func (g *fsGroup) setDrop(f func(from, to string) bool) { g.mu.Lock(); g.drop = f; g.mu.Unlock() }
+func (g *fsGroup) setDelay(f func() time.Duration)      { g.mu.Lock(); g.delay = f; g.mu.Unlock() }
+
+func (g *fsGroup) net() (func(from, to string) bool, func() time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.drop, g.delay
+}
+
 // fakeSleep waits d on the fake clock (or until ctx ends).
 func (g *fsGroup) fakeSleep(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
@@ -163,14 +172,15 @@ func (h fsHook) Promise(ctx context.Context, term uint64) (time.Time, bool) {
 		wg.Add(1)
 		go func(p *fsNode) {
 			defer wg.Done()
-			if g.drop(h.self, p.id) || !g.fakeSleep(ctx, g.delay()) {
+			drop, delay := g.net()
+			if drop(h.self, p.id) || !g.fakeSleep(ctx, delay()) {
 				return
 			}
 			// The peer's grant rule: not leading itself, persisted first.
 			if p.node.eng.Status().Leading || p.book.Give(h.self, term, g.p) != nil {
 				return
 			}
-			if g.drop(p.id, h.self) || !g.fakeSleep(ctx, g.delay()) {
+			if drop(p.id, h.self) || !g.fakeSleep(ctx, delay()) {
 				return
 			}
 			mu.Lock()
@@ -253,7 +263,7 @@ func TestFailsafeMissingPeerDemotesByDeadline(t *testing.T) {
 	g.advanceChecking(time.Second)
 	_, who := g.leaders()
 	lead := g.get(who[0])
-	g.drop = func(from, to string) bool { return to == "c" || from == "c" }
+	g.setDrop(func(from, to string) bool { return to == "c" || from == "c" })
 	for _, n := range []string{"a", "b", "c"} {
 		g.get(n).store.down.Store(true)
 	}
@@ -384,11 +394,11 @@ func TestPropertyFailsafeNeverTwoLeaders(t *testing.T) {
 		rnd := func(n int) int { rmu.Lock(); defer rmu.Unlock(); return rng.Intn(n) }
 		g := newFSGroup(t, "a", "b", "c")
 		lossPct := rnd(30)
-		g.drop = func(string, string) bool { return rnd(100) < lossPct }
+		g.setDrop(func(string, string) bool { return rnd(100) < lossPct })
 		maxDelay := rnd(3000) + 1
-		g.delay = func() time.Duration { return time.Duration(rnd(maxDelay)) * time.Millisecond }
+		g.setDelay(func() time.Duration { return time.Duration(rnd(maxDelay)) * time.Millisecond })
 		for step := 0; step < 12; step++ {
-			switch rnd(4) {
+			switch rnd(5) {
 			case 0: // every node loses the backend
 				for _, id := range []string{"a", "b", "c"} {
 					g.get(id).store.down.Store(true)
@@ -401,6 +411,12 @@ func TestPropertyFailsafeNeverTwoLeaders(t *testing.T) {
 				}
 			case 3: // a node restarts from its state dir
 				g.restart([]string{"a", "b", "c"}[rnd(3)])
+			case 4: // the leader alone loses the backend; the others reach it
+				if _, who := g.leaders(); len(who) == 1 {
+					for _, id := range []string{"a", "b", "c"} {
+						g.get(id).store.down.Store(id == who[0])
+					}
+				}
 			}
 			g.advanceChecking(time.Duration(rnd(20000)+500) * time.Millisecond)
 		}
@@ -521,5 +537,28 @@ func TestFailsafeReacquiresExpiredNativeLease(t *testing.T) {
 		}
 		cancel()
 		<-done
+	}
+}
+
+// Replies take a second each way. The leader, cut off from the backend
+// while its peer reaches it, then loses the peer channel too: its last
+// belief (counted from before its request was sent) must end before the
+// peer's promise (counted from receipt), at which instant the peer takes
+// the long-unrenewed record at once.
+func TestFailsafeBeliefCountsFromSendNotReply(t *testing.T) {
+	g := newFSGroup(t, "a", "b")
+	g.setDelay(func() time.Duration { return time.Second })
+	g.advanceChecking(time.Second)
+	_, who := g.leaders()
+	lead := g.get(who[0])
+	lead.store.down.Store(true)
+	g.advanceChecking(40 * time.Second) // the peer has seen the record unchanged for > lease-ttl + P
+	if !lead.node.lease.Valid() {
+		t.Fatal("leader demoted while its peer promised")
+	}
+	g.setDrop(func(string, string) bool { return true })
+	g.advanceChecking(2 * DefaultFailsafePromise)
+	if n, w := g.leaders(); n != 1 || w[0] == lead.id {
+		t.Fatalf("leaders %v after the channel was lost, want the peer alone", w)
 	}
 }
