@@ -478,11 +478,28 @@ func (b nativeNode) TryAcquire(_ context.Context, renew bool) (State, error) {
 func (b nativeNode) Release(context.Context) error { return nil }
 func (b nativeNode) Close() error                  { return nil }
 
-// grantAll promises every round in full, as peers that all answer at once.
-type grantAll struct{ clk Clock }
+// grantAll promises every round in full, as peers that all answer at
+// once, and records the terms it was asked for.
+type grantAll struct {
+	clk   Clock
+	mu    sync.Mutex
+	terms []uint64
+}
 
-func (g grantAll) Promise(_ context.Context, _ uint64) (time.Time, bool) {
+func (g *grantAll) Promise(_ context.Context, term uint64) (time.Time, bool) {
+	g.mu.Lock()
+	g.terms = append(g.terms, term)
+	g.mu.Unlock()
 	return g.clk.Now().Add(DefaultFailsafePromise - PromiseMargin(DefaultFailsafePromise)), true
+}
+
+func (g *grantAll) lastTerm() uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.terms) == 0 {
+		return 0
+	}
+	return g.terms[len(g.terms)-1]
 }
 
 // A native lease that expired on the server during the outage is taken
@@ -494,7 +511,8 @@ func TestFailsafeReacquiresExpiredNativeLease(t *testing.T) {
 		srv := &nativeFake{clk: clk, ttl: testTiming.LeaseTTL}
 		cfg := testTiming
 		cfg.NodeID = "a"
-		eng, err := NewEngine(cfg, nativeNode{srv, "a"}, Options{Clock: clk, Failsafe: grantAll{clk}})
+		hook := &grantAll{clk: clk}
+		eng, err := NewEngine(cfg, nativeNode{srv, "a"}, Options{Clock: clk, Failsafe: hook})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -533,6 +551,18 @@ func TestFailsafeReacquiresExpiredNativeLease(t *testing.T) {
 			}
 			if eng.FailsafeStatus().Active {
 				t.Fatal("failsafe still active after the re-acquisition")
+			}
+			if hook.lastTerm() != 1 {
+				t.Fatalf("promises asked for term %d during the first outage, want 1", hook.lastTerm())
+			}
+			// The next outage asks the peers for the re-acquired term:
+			// they have seen it and refuse an older one.
+			srv.mu.Lock()
+			srv.down = true
+			srv.mu.Unlock()
+			clk.Advance(RenewInterval(testTiming)+time.Second, 100*time.Millisecond)
+			if !n.lease.Valid() || hook.lastTerm() != 2 {
+				t.Fatalf("second outage: valid %v, promises asked for term %d, want 2", n.lease.Valid(), hook.lastTerm())
 			}
 		}
 		cancel()
