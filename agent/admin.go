@@ -40,8 +40,11 @@ type Status struct {
 	Candidates *CandidatesStatus `json:"candidates,omitempty"`
 	Platform   *PlatformStatus   `json:"platform,omitempty"`
 	VIPLink    string            `json:"vip_link,omitempty"` // up, down ("" = not watched)
-	Timing     Timing            `json:"timing"`
-	Version    string            `json:"version"`
+	// Peers: the configured peers and what each last said (with --peer).
+	Peers    []PeerInfo    `json:"peers,omitempty"`
+	Failsafe *FailsafeInfo `json:"failsafe,omitempty"`
+	Timing   Timing        `json:"timing"`
+	Version  string        `json:"version"`
 }
 
 // ProbeStatus is the probe part of /status.
@@ -78,6 +81,7 @@ func (a *Agent) Snapshot() Status {
 	s.Leader = es.Leader
 	if s.Role == RoleLeader && l.Valid() {
 		s.Leader = a.cfg.NodeID
+		s.Term = l.CurrentTerm() // a failsafe re-acquisition may have moved it
 		s.LeaseDeadlineMS = time.Until(l.Deadline()).Milliseconds()
 		s.Candidates = candidatesStatus(a.p.Engine.Candidates())
 	} else if s.Role != RoleLeader && es.Term > s.Term {
@@ -100,6 +104,9 @@ func (a *Agent) Snapshot() Status {
 	}
 	s.Platform = a.platformStatus()
 	s.VIPLink = a.vipLinkState()
+	if a.p.Peers != nil {
+		s.Peers, s.Failsafe = a.p.Peers.status()
+	}
 	return s
 }
 

@@ -33,6 +33,7 @@ func extraRunFlags() []cli.Flag {
 	out = append(out, gcsFlags()...)
 	out = append(out, eventFlags()...)
 	out = append(out, peerFlags()...)
+	out = append(out, failsafeFlags()...)
 	return out
 }
 
