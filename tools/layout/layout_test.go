@@ -83,6 +83,7 @@ var allowed = map[string][]string{
 	"cloud":                 {"configerr", "childenv"},
 	"cloud/aws":             {"cloud", "configerr"},
 	"cloud/azure":           {"cloud", "configerr"},
+	"cloud/gcp":             {"cloud", "configerr"},
 	"cloud/cloudtest":       {},
 	"configerr":             {},
 	"childenv":              {},
