@@ -79,6 +79,8 @@ var allowed = map[string][]string{
 	"election/etcd":         {"election", "configerr"},
 	"election/dynamodb":     {"election", "configerr"},
 	"election/azblob":       {"election", "configerr"},
+	"election/gcs":          {"election", "configerr", "gcpauth"},
+	"gcpauth":               {"configerr"},
 	"election/electiontest": {"election"},
 	"cloud":                 {"configerr", "childenv"},
 	"cloud/aws":             {"cloud", "configerr"},
