@@ -13,6 +13,7 @@ import (
 	"github.com/lbhc/lbhc/check"
 	"github.com/lbhc/lbhc/cloud"
 	"github.com/lbhc/lbhc/cloud/azure"
+	"github.com/lbhc/lbhc/cloud/gcp"
 	"github.com/lbhc/lbhc/vip"
 )
 
@@ -25,6 +26,7 @@ func extraRunFlags() []cli.Flag {
 	out = append(out, vipEventFlags()...)
 	out = append(out, awsFlags()...)
 	out = append(out, azureRouteFlags()...)
+	out = append(out, gcpFlags()...)
 	out = append(out, hookFlags()...)
 	out = append(out, azureLeaseFlags()...)
 	out = append(out, dynamodbFlags()...)
@@ -65,6 +67,7 @@ type extraSettings struct {
 	linkGrace time.Duration
 	aws       awsSettings
 	azure     azureSettings
+	gcp       gcpSettings
 }
 
 // parseExtraParts validates every flag of the optional parts. It makes no
@@ -91,6 +94,9 @@ func parseExtraParts(c *cli.Context, log *slog.Logger) (*extraSettings, error) {
 	if s.azure, err = azureParse(c); err != nil {
 		return nil, err
 	}
+	if s.gcp, err = gcpParse(c, s.vip.Addrs); err != nil {
+		return nil, err
+	}
 	if _, err := hookActions(c, log, nil); err != nil {
 		return nil, err
 	}
@@ -102,6 +108,10 @@ func parseExtraParts(c *cli.Context, log *slog.Logger) (*extraSettings, error) {
 			return nil, flagErr("vip", "required by the %s action (the routes point VIP/32 at this node)", "ec2-route")
 		case len(s.azure.tables) > 0:
 			return nil, flagErr("vip", "required by the %s action (the routes point VIP/32 at this node)", azure.AzureRouteActionName)
+		case s.gcp.route:
+			return nil, flagErr("vip", "required by the %s action (the routes point VIP/32 at this node)", gcp.RouteActionName)
+		case s.gcp.alias && len(s.gcp.ranges) == 0:
+			return nil, flagErr("vip", "required by the %s action without --gcp-alias-ip-range (the VIPs are the ranges it moves)", gcp.AliasActionName)
 		}
 	}
 	return s, nil
@@ -137,6 +147,11 @@ func buildExtraParts(ctx context.Context, c *cli.Context, s *extraSettings, log 
 		p.close()
 		return nil, err
 	}
+	gcpActs, err := gcpActions(ctx, c, s.gcp, log.With("part", "cloud"), metrics)
+	if err != nil {
+		p.close()
+		return nil, err
+	}
 	// Hooks run last on promote and first on demote (the agent demotes in
 	// reverse order), after and before the cloud state they may rely on.
 	hooks, err := hookActions(c, log.With("part", "hook"), metrics)
@@ -144,6 +159,6 @@ func buildExtraParts(ctx context.Context, c *cli.Context, s *extraSettings, log 
 		p.close()
 		return nil, err
 	}
-	p.actions = actionsOf(aws, azure, hooks)
+	p.actions = actionsOf(aws, azure, gcpActs, hooks)
 	return p, nil
 }
