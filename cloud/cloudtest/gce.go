@@ -46,8 +46,14 @@ type GCE struct {
 	srv     *httptest.Server
 	Project string
 
-	mu        sync.Mutex
-	OpPolls   int // polls of an operation until DONE (>= 1); default 2
+	mu      sync.Mutex
+	OpPolls int // polls of an operation until DONE (>= 1); default 2
+	// PageSize caps a list page below the client's maxResults (default
+	// 500, the API's maximum), so tests can make lists span pages.
+	PageSize int
+	// Token, when set, is the bearer token every request must carry
+	// (401 otherwise, as the API answers a missing or wrong token).
+	Token     string
 	networks  map[string]bool
 	routes    map[string]GCERoute
 	instances map[string]*GCEInstance // by zone/name
@@ -215,6 +221,11 @@ func (f *GCE) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	f.calls[op]++
+	if f.Token != "" && r.Header.Get("Authorization") != "Bearer "+f.Token {
+		f.mu.Unlock()
+		gceError(w, 401, "authError", "Request had invalid authentication credentials.")
+		return
+	}
 	hooks := f.hooks[op]
 	delete(f.hooks, op)
 	f.mu.Unlock()
@@ -341,7 +352,7 @@ func (f *GCE) routeList(w http.ResponseWriter, r *http.Request) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	from, to, next := gcePage(r, len(names))
+	from, to, next := gcePage(r, len(names), f.PageSize)
 	items := []map[string]any{}
 	for _, n := range names[from:to] {
 		items = append(items, f.routeJSON(f.routes[n]))
@@ -353,12 +364,16 @@ func (f *GCE) routeList(w http.ResponseWriter, r *http.Request) {
 	gceJSON(w, out)
 }
 
-// gcePage applies maxResults (default 500) and pageToken (an offset here;
-// opaque to clients) to n items.
-func gcePage(r *http.Request, n int) (from, to int, next string) {
+// gcePage applies maxResults (default and maximum 500, capped further by
+// limit when > 0) and pageToken (an offset here; opaque to clients) to n
+// items.
+func gcePage(r *http.Request, n, limit int) (from, to int, next string) {
 	size := 500
 	if v, err := strconv.Atoi(r.URL.Query().Get("maxResults")); err == nil && v > 0 && v < 500 {
 		size = v
+	}
+	if limit > 0 {
+		size = min(size, limit)
 	}
 	from, _ = strconv.Atoi(r.URL.Query().Get("pageToken"))
 	from = min(max(from, 0), n)

@@ -175,7 +175,7 @@ func (f *GCE) aggregatedList(w http.ResponseWriter, r *http.Request) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	from, to, next := gcePage(r, len(keys))
+	from, to, next := gcePage(r, len(keys), f.PageSize)
 	items := map[string]any{}
 	for _, k := range keys[from:to] {
 		in := f.instances[k]

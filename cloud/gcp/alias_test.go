@@ -3,6 +3,7 @@ package gcp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -212,5 +213,27 @@ func TestAliasMonitorRepairsDrift(t *testing.T) {
 	}
 	if got := aliasesOf(t, f, "z-a", "node-a"); len(got) != 0 {
 		t.Fatalf("aliases written after leadership ended: %v", got)
+	}
+}
+
+// The holder is found on a later page of the aggregated list.
+func TestAliasOwnerOnALaterPage(t *testing.T) {
+	f := newFake(t)
+	f.PageSize = 2
+	m, _ := testMetrics()
+	for i := range 5 {
+		f.AddInstance(cloudtest.GCEInstance{Name: fmt.Sprintf("other-%d", i), Zone: "z-c",
+			NICs: []cloudtest.GCENIC{{Name: "nic0", Network: testNetwork}}})
+	}
+	f.AddInstance(cloudtest.GCEInstance{Name: "zz-holder", Zone: "z-z",
+		NICs: []cloudtest.GCENIC{{Name: "nic0", Network: testNetwork, Aliases: []string{testAliasVIP}}}})
+	if err := newAliasAction(t, f, "a", m).Promote(context.Background(), leaderEvent("a", 1, testAliasVIP)); err != nil {
+		t.Fatalf("Promote: %v", err)
+	}
+	if got := aliasesOf(t, f, "z-z", "zz-holder"); len(got) != 0 {
+		t.Fatalf("holder still has %v", got)
+	}
+	if n := f.Calls("instances.aggregatedList"); n != 5 {
+		t.Fatalf("aggregatedList called %d times; 9 instances in pages of 2 need 5", n)
 	}
 }

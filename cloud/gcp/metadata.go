@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // DefaultMetadataEndpoint is the GCE metadata server. GCE_METADATA_HOST
@@ -17,7 +18,7 @@ const DefaultMetadataEndpoint = "http://metadata.google.internal"
 // Metadata reads this instance's identity from the metadata server.
 type Metadata struct {
 	Endpoint string       // "" = DefaultMetadataEndpoint
-	HTTP     *http.Client // nil = a client with no proxy (the server is link-local)
+	HTTP     *http.Client // nil = no proxy (the server is link-local), 5 s per request
 }
 
 // Instance is what the GCP actions need to know about this node.
@@ -115,7 +116,9 @@ func (m *Metadata) get(ctx context.Context, path string) (string, error) {
 	req.Header.Set("Metadata-Flavor", "Google")
 	hc := m.HTTP
 	if hc == nil {
-		hc = &http.Client{Transport: &http.Transport{Proxy: nil}}
+		// The server answers in milliseconds; 5 s bounds start-up on a
+		// host where the name resolves but nothing answers.
+		hc = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

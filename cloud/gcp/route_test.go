@@ -3,6 +3,7 @@ package gcp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"sync/atomic"
@@ -259,5 +260,59 @@ func TestRouteNameRules(t *testing.T) {
 	}
 	if RouteName("g", "a", vip) == RouteName("g", "a", netip.MustParsePrefix("10.200.0.11/32")) {
 		t.Error("two VIPs share a route name")
+	}
+}
+
+// The ownership check sees every page of the route list: a foreign route
+// for the destination on the last page is still refused, and every
+// request carries the bearer token (the fake answers 401 otherwise).
+func TestRouteListPagesAndToken(t *testing.T) {
+	f := newFake(t)
+	f.PageSize = 3
+	f.Token = "test-token"
+	m, _ := testMetrics()
+	var tokens atomic.Int64
+	net := "https://www.googleapis.com/compute/v1/projects/" + testProject + "/global/networks/" + testNetwork
+	for i := range 8 {
+		f.PutRoute(cloudtest.GCERoute{Name: fmt.Sprintf("filler-%d", i), Network: net, DestRange: fmt.Sprintf("10.9.%d.0/24", i), Priority: 1000})
+	}
+	f.PutRoute(cloudtest.GCERoute{Name: "zz-foreign", Network: net, DestRange: testVIP, Priority: 1000})
+	a, err := NewRoute(RouteConfig{Group: "Web Group", NodeID: "a", Network: testNetwork, Zone: "z-a",
+		Instance: "node-a", Retry: testRetry}, testCompute(f, &tokens), testLog(t), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = a.Promote(context.Background(), leaderEvent("a", 1, testVIP))
+	if err == nil || !strings.Contains(err.Error(), `"zz-foreign"`) {
+		t.Fatalf("Promote = %v; want the foreign route on the last page refused", err)
+	}
+	if n := f.Calls("routes.list"); n != 3 {
+		t.Fatalf("routes.list called %d times, want 3 pages", n)
+	}
+	f.DeleteRoute("zz-foreign")
+	if err := a.Promote(context.Background(), leaderEvent("a", 2, testVIP)); err != nil {
+		t.Fatalf("Promote with the token: %v", err)
+	}
+	a.c.Token = nil
+	if err := a.Promote(context.Background(), leaderEvent("a", 3, testVIP)); apiStatus(err) != 401 {
+		t.Fatalf("Promote without a token = %v, want the API's 401", err)
+	}
+}
+
+// Our own route name pointing at another instance (this node's instance
+// was recreated under another name or zone) is deleted first, then created
+// again with the right next hop.
+func TestRouteOwnNameWithWrongNextHopIsReplaced(t *testing.T) {
+	f := newFake(t)
+	m, _ := testMetrics()
+	name := RouteName("Web Group", "a", netip.MustParsePrefix(testVIP))
+	f.PutRoute(cloudtest.GCERoute{Name: name, Description: `lbhc group="Web Group" node="a"`, DestRange: testVIP, Priority: 1000,
+		Network:         "https://www.googleapis.com/compute/v1/projects/" + testProject + "/global/networks/" + testNetwork,
+		NextHopInstance: "https://www.googleapis.com/compute/v1/projects/" + testProject + "/zones/z-a/instances/node-c"})
+	if err := newRouteAction(t, f, "a", m).Promote(context.Background(), leaderEvent("a", 1, testVIP)); err != nil {
+		t.Fatalf("Promote: %v", err)
+	}
+	if got := routesFor(f, testVIP); len(got) != 1 || got[0] != name+"->node-a" {
+		t.Fatalf("routes = %v", got)
 	}
 }
