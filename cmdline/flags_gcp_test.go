@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,5 +153,20 @@ func TestGCPFlagsEndToEnd(t *testing.T) {
 	}
 	if in, _ := f.Instance("z-b", "node-b"); len(in.NICs[0].Aliases) != 0 {
 		t.Errorf("node-b aliases = %v", in.NICs[0].Aliases)
+	}
+}
+
+// Without --gcp-metadata-endpoint the standard GCE_METADATA_HOST variable
+// (host:port) points the metadata look-up at the fake.
+func TestGCPFlagsMetadataHostVariable(t *testing.T) {
+	md := gcpTestMetadata(t)
+	t.Setenv("GCE_METADATA_HOST", strings.TrimPrefix(md.URL(), "http://"))
+	acts, err := runGCPFlags(t, []netip.Prefix{netip.MustParsePrefix("10.0.0.5/32")}, "--gcp-alias-ip",
+		"--gcp-compute-endpoint", "http://127.0.0.1:9/compute/v1/")
+	if err != nil || len(acts) != 1 || acts[0].Name() != "gcp-alias-ip" {
+		t.Fatalf("got %v, %v", acts, err)
+	}
+	if md.Requests() == 0 {
+		t.Fatal("GCE_METADATA_HOST was not used for the metadata look-up")
 	}
 }
