@@ -13,6 +13,7 @@ import (
 	"github.com/lbhc/lbhc/check"
 	"github.com/lbhc/lbhc/cloud"
 	"github.com/lbhc/lbhc/cloud/azure"
+	"github.com/lbhc/lbhc/cloud/gcp"
 	"github.com/lbhc/lbhc/peer"
 	"github.com/lbhc/lbhc/vip"
 )
@@ -26,6 +27,7 @@ func extraRunFlags() []cli.Flag {
 	out = append(out, vipEventFlags()...)
 	out = append(out, awsFlags()...)
 	out = append(out, azureRouteFlags()...)
+	out = append(out, gcpFlags()...)
 	out = append(out, hookFlags()...)
 	out = append(out, azureLeaseFlags()...)
 	out = append(out, dynamodbFlags()...)
@@ -72,6 +74,7 @@ type extraSettings struct {
 	// peer is the peer channel's configuration (nil without --peer); its
 	// Keys are filled in phase 2 by resolvePeerKeys.
 	peer *peer.Config
+	gcp  gcpSettings
 }
 
 // parseExtraParts validates every flag of the optional parts. It makes no
@@ -98,6 +101,9 @@ func parseExtraParts(c *cli.Context, log *slog.Logger) (*extraSettings, error) {
 	if s.azure, err = azureParse(c); err != nil {
 		return nil, err
 	}
+	if s.gcp, err = gcpParse(c, s.vip.Addrs); err != nil {
+		return nil, err
+	}
 	if _, err := hookActions(c, log, nil); err != nil {
 		return nil, err
 	}
@@ -112,6 +118,10 @@ func parseExtraParts(c *cli.Context, log *slog.Logger) (*extraSettings, error) {
 			return nil, flagErr("vip", "required by the %s action (the routes point VIP/32 at this node)", "ec2-route")
 		case len(s.azure.tables) > 0:
 			return nil, flagErr("vip", "required by the %s action (the routes point VIP/32 at this node)", azure.AzureRouteActionName)
+		case s.gcp.route:
+			return nil, flagErr("vip", "required by the %s action (the routes point VIP/32 at this node)", gcp.RouteActionName)
+		case s.gcp.alias && len(s.gcp.ranges) == 0:
+			return nil, flagErr("vip", "required by the %s action without --gcp-alias-ip-range (the VIPs are the ranges it moves)", gcp.AliasActionName)
 		}
 	}
 	return s, nil
@@ -147,6 +157,11 @@ func buildExtraParts(ctx context.Context, c *cli.Context, s *extraSettings, log 
 		p.close()
 		return nil, err
 	}
+	gcpActs, err := gcpActions(ctx, c, s.gcp, log.With("part", "cloud"), metrics)
+	if err != nil {
+		p.close()
+		return nil, err
+	}
 	// Hooks run last on promote and first on demote (the agent demotes in
 	// reverse order), after and before the cloud state they may rely on.
 	hooks, err := hookActions(c, log.With("part", "hook"), metrics)
@@ -154,6 +169,6 @@ func buildExtraParts(ctx context.Context, c *cli.Context, s *extraSettings, log 
 		p.close()
 		return nil, err
 	}
-	p.actions = actionsOf(aws, azure, hooks)
+	p.actions = actionsOf(aws, azure, gcpActs, hooks)
 	return p, nil
 }

@@ -85,6 +85,7 @@ var allowed = map[string][]string{
 	"cloud":                 {"configerr", "childenv"},
 	"cloud/aws":             {"cloud", "configerr"},
 	"cloud/azure":           {"cloud", "configerr"},
+	"cloud/gcp":             {"cloud", "configerr"},
 	"cloud/cloudtest":       {},
 	"peer":                  {"configerr"},
 	"configerr":             {},
