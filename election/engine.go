@@ -183,16 +183,22 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 }
 
-// call runs one backend operation bounded by timeout. It returns ok=false
-// if the fence channel fired or ctx ended first; the call then finishes in
-// the background, still holding sem so no other call overlaps it.
-func (e *Engine) call(ctx context.Context, timeout time.Duration, fence <-chan time.Time, op func(context.Context) (State, error)) (st State, err error, ok bool) {
+// errAbandoned is call's answer when the fence channel fired first: the
+// operation's result, whatever it is, comes too late to be used.
+var errAbandoned = errors.New("backend call abandoned at the self-fence deadline")
+
+// call runs one backend operation bounded by timeout. If the fence channel
+// fires first it returns errAbandoned, if ctx ends first ctx's error; the
+// operation then finishes in the background, still holding sem so no other
+// call overlaps it. Callers tell the two from a backend error with
+// abandoned.
+func (e *Engine) call(ctx context.Context, timeout time.Duration, fence <-chan time.Time, op func(context.Context) (State, error)) (State, error) {
 	select {
 	case e.sem <- struct{}{}:
 	case <-ctx.Done():
-		return State{}, ctx.Err(), false
+		return State{}, ctx.Err()
 	case <-fence:
-		return State{}, nil, false
+		return State{}, errAbandoned
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	type result struct {
@@ -208,14 +214,22 @@ func (e *Engine) call(ctx context.Context, timeout time.Duration, fence <-chan t
 	}()
 	select {
 	case r := <-done:
-		return r.st, r.err, true
+		return r.st, r.err
 	case <-ctx.Done():
 		cancel()
-		return State{}, ctx.Err(), false
+		return State{}, ctx.Err()
 	case <-fence:
 		cancel()
-		return State{}, nil, false
+		return State{}, errAbandoned
 	}
+}
+
+// abandoned reports whether call gave up on its operation (ctx ended or
+// the fence fired) rather than returning the backend's own answer. A
+// backend error is never one of these: an operation's own timeout is a
+// child context's deadline, while ctx, the engine's, is still live.
+func abandoned(ctx context.Context, err error) bool {
+	return errors.Is(err, errAbandoned) || ctx.Err() != nil
 }
 
 func (e *Engine) acquire(ctx context.Context) (State, error) { return e.b.TryAcquire(ctx, false) }
@@ -230,12 +244,12 @@ func (e *Engine) peek(ctx context.Context) (free bool, ok bool) {
 		return true, true
 	}
 	var isFree bool
-	st, err, ok := e.call(ctx, e.cfg.RetryPeriod, nil, func(c context.Context) (State, error) {
+	st, err := e.call(ctx, e.cfg.RetryPeriod, nil, func(c context.Context) (State, error) {
 		st, f, err := p.Peek(c)
 		isFree = f
 		return st, err
 	})
-	if !ok {
+	if abandoned(ctx, err) {
 		return false, false
 	}
 	if err != nil {
@@ -275,8 +289,8 @@ func (e *Engine) leaderStep(ctx context.Context, l *Lease, next time.Time) (time
 		return e.fence(ctx, l, "renew deadline passed without a confirmed renewal")
 	}
 	sent := e.clock.Now()
-	st, err, ok := e.call(ctx, e.renewTimeout(l, sent), fence.C(), e.renew)
-	if !ok {
+	st, err := e.call(ctx, e.renewTimeout(l, sent), fence.C(), e.renew)
+	if abandoned(ctx, err) {
 		if ctx.Err() != nil {
 			return next, ctx.Err()
 		}

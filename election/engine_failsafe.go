@@ -156,8 +156,8 @@ func (e *Engine) failsafeActive() bool {
 // event (its new term is Lease.CurrentTerm). Anything else demotes.
 func (e *Engine) failsafeReacquire(ctx context.Context, l *Lease, fence <-chan time.Time, lost error) (time.Time, error) {
 	sent := e.clock.Now()
-	st, err, ok := e.call(ctx, l.Deadline().Sub(sent), fence, e.acquire)
-	if !ok {
+	st, err := e.call(ctx, l.Deadline().Sub(sent), fence, e.acquire)
+	if abandoned(ctx, err) {
 		if ctx.Err() != nil {
 			return sent, ctx.Err()
 		}

@@ -74,8 +74,8 @@ func (e *Engine) followerStep(ctx context.Context, next time.Time, wake <-chan s
 	}
 	e.freeSince = time.Time{}
 	sent := now
-	st, err, ok := e.call(ctx, e.cfg.RenewDeadline, nil, e.acquire)
-	if !ok {
+	st, err := e.call(ctx, e.cfg.RenewDeadline, nil, e.acquire)
+	if abandoned(ctx, err) {
 		return next, ctx.Err()
 	}
 	e.renewDur.Observe(e.clock.Now().Sub(sent).Seconds())

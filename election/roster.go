@@ -83,13 +83,16 @@ func (e *Engine) announce(ctx context.Context) bool {
 	}
 	e.announceSeq++
 	a := Announcement{Node: e.cfg.NodeID, Seq: e.announceSeq, Delay: time.Duration(e.acquireDelay.Load())}
-	_, err, ok := e.call(ctx, e.cfg.RetryPeriod, nil, func(c context.Context) (State, error) {
+	_, err := e.call(ctx, e.cfg.RetryPeriod, nil, func(c context.Context) (State, error) {
 		return State{}, r.Announce(c, a)
 	})
+	if abandoned(ctx, err) {
+		return false
+	}
 	if err != nil {
 		e.log.Debug("roster announcement failed", "err", err)
 	}
-	return ok
+	return true
 }
 
 // observeRoster reads the roster and notes whose sequence changed. Every
@@ -102,12 +105,12 @@ func (e *Engine) observeRoster(ctx context.Context, fence <-chan time.Time) {
 		return
 	}
 	var members []Announcement
-	_, err, ok := e.call(ctx, e.cfg.RetryPeriod, fence, func(c context.Context) (State, error) {
+	_, err := e.call(ctx, e.cfg.RetryPeriod, fence, func(c context.Context) (State, error) {
 		var err error
 		members, err = r.Members(c)
 		return State{}, err
 	})
-	if !ok {
+	if abandoned(ctx, err) {
 		return
 	}
 	if err != nil {
