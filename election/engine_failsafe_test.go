@@ -92,6 +92,7 @@ func TestFailsafeConflictEndsAtOnce(t *testing.T) {
 	start := g.clk.Now()
 	for lead.node.lease.Valid() {
 		g.clk.Advance(100*time.Millisecond, 100*time.Millisecond)
+		g.quiesce()
 		if g.clk.Now().Sub(start) > testTiming.RetryPeriod+200*time.Millisecond {
 			t.Fatal("leader still valid a retry period after its renewal met a conflict")
 		}

@@ -67,6 +67,10 @@ type fsGroup struct {
 	nodes map[string]*fsNode
 	delay func() time.Duration
 	drop  func(from, to string) bool
+	// busy counts simulated messages in flight that are not waiting on
+	// the fake clock (being scheduled, persisting a promise): advancing
+	// fake time under them would deliver them late on a loaded machine.
+	busy atomic.Int64
 }
 
 func newFSGroup(t *testing.T, ids ...string) *fsGroup {
@@ -141,6 +145,8 @@ func (g *fsGroup) fakeSleep(ctx context.Context, d time.Duration) bool {
 	}
 	t := g.clk.NewTimer(d)
 	defer t.Stop()
+	g.busy.Add(-1)
+	defer g.busy.Add(1)
 	select {
 	case <-t.C():
 		return true
@@ -171,8 +177,10 @@ func (h fsHook) Promise(ctx context.Context, term uint64) (time.Time, bool) {
 	var wg sync.WaitGroup
 	for _, p := range peers {
 		wg.Add(1)
+		g.busy.Add(1)
 		go func(p *fsNode) {
 			defer wg.Done()
+			defer g.busy.Add(-1)
 			drop, delay := g.net()
 			if drop(h.self, p.id) || !g.fakeSleep(ctx, delay()) {
 				return
@@ -195,6 +203,14 @@ func (h fsHook) Promise(ctx context.Context, term uint64) (time.Time, bool) {
 	return r.Validity()
 }
 
+// quiesce waits (in real time, at most 2 s) until no simulated message is
+// between fake-clock waits.
+func (g *fsGroup) quiesce() {
+	for end := time.Now().Add(2 * time.Second); g.busy.Load() > 0 && time.Now().Before(end); {
+		time.Sleep(50 * time.Microsecond)
+	}
+}
+
 // leaders counts nodes whose lease is valid now.
 func (g *fsGroup) leaders() (n int, who []string) {
 	g.mu.Lock()
@@ -213,6 +229,7 @@ func (g *fsGroup) advanceChecking(d time.Duration) {
 	g.t.Helper()
 	for moved := time.Duration(0); moved < d; moved += 100 * time.Millisecond {
 		g.clk.Advance(100*time.Millisecond, 100*time.Millisecond)
+		g.quiesce()
 		if n, who := g.leaders(); n > 1 {
 			g.t.Fatalf("%s: two nodes believe they lead: %v", g.clk.Now().Format(time.StampMilli), who)
 		}
