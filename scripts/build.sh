@@ -46,10 +46,17 @@ for v in "$VERSION" "$COMMIT"; do
 	esac
 done
 
+# Build tags that leave out code lbhc never runs (binary size, see
+# BENCHMARKS.md "Binary size"; tools/binsize builds with the same tags):
+#   grpcnotrace  gRPC's golang.org/x/net/trace request tracing (and the
+#                html/template it pulls in); lbhc never sets
+#                grpc.EnableTracing nor serves /debug/requests.
+tags=grpcnotrace
+
 mkdir -p "$(dirname "$out")"
 # GOFLAGS, GOAMD64 and GOARM64 are pinned so a caller's environment cannot
 # change the output.
 CGO_ENABLED=0 GOOS=$goos GOARCH=$goarch GOFLAGS='' GOAMD64=v1 GOARM64=v8.0 \
-	go build -trimpath -buildvcs=false \
+	go build -trimpath -buildvcs=false -tags "$tags" \
 	-ldflags "-s -w -buildid= -X main.version=$VERSION -X main.commit=$COMMIT -X main.date=$date" \
 	-o "$out" .

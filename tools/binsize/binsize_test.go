@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -50,13 +51,28 @@ func build(t *testing.T, out string, strip bool) {
 	} else {
 		// The same build without -s -w, so that go tool nm sees the
 		// symbols the stripped binary has code for.
-		cmd = exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-ldflags", "-buildid=", "-o", out, ".")
+		cmd = exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-tags", buildTags(t, root), "-ldflags", "-buildid=", "-o", out, ".")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOFLAGS=", "GOAMD64=v1")
 	}
 	cmd.Dir = root
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v\n%s", cmd, err, b)
 	}
+}
+
+// buildTags returns the tags scripts/build.sh builds with (its "tags="
+// line), so that the unstripped build links what the release one does.
+func buildTags(t *testing.T, root string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, "scripts/build.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^tags=([a-z0-9_,]*)$`).FindSubmatch(b)
+	if m == nil {
+		t.Fatal(`scripts/build.sh has no "tags=" line`)
+	}
+	return string(m[1])
 }
 
 func TestBinarySize(t *testing.T) {
