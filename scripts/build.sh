@@ -51,7 +51,11 @@ done
 #   grpcnotrace  gRPC's golang.org/x/net/trace request tracing (and the
 #                html/template it pulls in); lbhc never sets
 #                grpc.EnableTracing nor serves /debug/requests.
-tags=grpcnotrace
+#   urfave_cli_no_docs  urfave/cli's App.ToMarkdown/ToMan (go-md2man and
+#                blackfriday); lbhc generates no man page or Markdown from
+#                its App. Help rendering's reflect method lookup used to
+#                keep them linked although nothing calls them.
+tags=grpcnotrace,urfave_cli_no_docs
 
 mkdir -p "$(dirname "$out")"
 # GOFLAGS, GOAMD64 and GOARM64 are pinned so a caller's environment cannot
