@@ -31,6 +31,7 @@ var forbidden = []string{
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb.(*Client).DeleteTable",
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v6.(*RoutesClient).BeginDelete",
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container.(*Client).NewListBlobsFlatPager",
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob.(*Client).CommitBlockList",
 	"github.com/vishvananda/netlink.(*Handle).XfrmStateAdd",
 	// Linked by package init from azblob >= 1.8.1 (Arrow list format).
 	"github.com/apache/arrow-go/",
