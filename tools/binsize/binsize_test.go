@@ -90,6 +90,16 @@ func TestBinarySize(t *testing.T) {
 	if fi.Size() > budget {
 		t.Errorf("stripped linux/amd64 binary is %d bytes (%.1f MiB), over the %d MiB budget; find what grew with go tool nm -size -sort size on an unstripped build",
 			fi.Size(), float64(fi.Size())/(1<<20), budget>>20)
+		// Where the bytes are, to compare with BENCHMARKS.md's table.
+		full := filepath.Join(t.TempDir(), "lbhc-unstripped")
+		build(t, full, false)
+		nm, err := exec.Command("go", "tool", "nm", "-size", full).Output()
+		if err != nil {
+			t.Fatalf("go tool nm: %v", err)
+		}
+		for _, p := range topPackages(nm, 30) {
+			t.Logf("%10d %s", p.size, p.pkg)
+		}
 	}
 }
 
