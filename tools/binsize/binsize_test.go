@@ -36,6 +36,9 @@ var forbidden = []string{
 	// Linked by package init from azblob >= 1.8.1 (Arrow list format).
 	"github.com/apache/arrow-go/",
 	"github.com/goccy/go-json.",
+	// The DynamoDB SDK's schema tables (>= 1.69.0, pinned at 1.68.0):
+	// built at package initialisation, so always linked.
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/schemas.",
 }
 
 // build runs the release build (scripts/build.sh's flags) for
