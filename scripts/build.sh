@@ -46,13 +46,21 @@ for v in "$VERSION" "$COMMIT"; do
 	esac
 done
 
+# Build tags that leave out code lbhc never runs (binary size, see
+# BENCHMARKS.md "Binary size"; tools/binsize builds with the same tags):
+#   grpcnotrace  gRPC's golang.org/x/net/trace request tracing (and the
+#                html/template it pulls in); lbhc never sets
+#                grpc.EnableTracing nor serves /debug/requests.
+#   urfave_cli_no_docs  urfave/cli's App.ToMarkdown/ToMan (go-md2man and
+#                blackfriday); lbhc generates no man page or Markdown from
+#                its App. Help rendering's reflect method lookup used to
+#                keep them linked although nothing calls them.
+tags=grpcnotrace,urfave_cli_no_docs
+
 mkdir -p "$(dirname "$out")"
 # GOFLAGS, GOAMD64 and GOARM64 are pinned so a caller's environment cannot
-# change the output. The tag urfave_cli_no_docs leaves out urfave/cli's
-# man-page and Markdown generators (App.ToMan, ToMarkdown), which lbhc never
-# calls but the help templates' reflection would otherwise keep, with
-# blackfriday and go-md2man: about 250 KB of the stripped binary.
+# change the output.
 CGO_ENABLED=0 GOOS=$goos GOARCH=$goarch GOFLAGS='' GOAMD64=v1 GOARM64=v8.0 \
-	go build -tags urfave_cli_no_docs -trimpath -buildvcs=false \
+	go build -trimpath -buildvcs=false -tags "$tags" \
 	-ldflags "-s -w -buildid= -X main.version=$VERSION -X main.commit=$COMMIT -X main.date=$date" \
 	-o "$out" .

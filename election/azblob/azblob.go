@@ -293,7 +293,7 @@ func NewAzureBlob(ctx context.Context, cfg AzureConfig, nodeID string, ttl time.
 		return nil, err
 	}
 	if cfg.Mode == AzureModeRecord {
-		return election.NewCASBackend(&BlobRecordStore{blob: bb, target: cfg.target()}, nodeID, ttl, nil), nil
+		return election.NewCASBackend(&BlobRecordStore{blob: newBlockBlob(bb), target: cfg.target()}, nodeID, ttl, nil), nil
 	}
 	return newNativeBlob(bb, cfg.target(), nodeID, ttl), nil
 }
@@ -308,7 +308,7 @@ func NewBlobRecordStore(cfg AzureConfig) (election.Store, error) {
 	if err := validBlobName(cfg.LeaseName); err != nil {
 		return nil, err
 	}
-	return &BlobRecordStore{blob: cc.NewBlockBlobClient(cfg.LeaseName), target: cfg.target()}, nil
+	return &BlobRecordStore{blob: newBlockBlob(cc.NewBlockBlobClient(cfg.LeaseName)), target: cfg.target()}, nil
 }
 
 // azTokenError marks a failure to get a Microsoft Entra ID token, which

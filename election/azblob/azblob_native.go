@@ -33,7 +33,7 @@ const (
 // node id and term are blob metadata written under the lease, so only the
 // lease holder can change them and terms strictly increase.
 type nativeBlob struct {
-	blob   *blockblob.Client
+	blob   *blockBlob
 	target string // container/blob, for messages
 	id     string
 	dur    int32 // lease duration, seconds (15-60)
@@ -54,11 +54,11 @@ type nativeBlob struct {
 }
 
 func newNativeBlob(bb *blockblob.Client, target, nodeID string, ttl time.Duration) *nativeBlob {
-	return &nativeBlob{blob: bb, target: target, id: nodeID, dur: int32(ttl / time.Second)}
+	return &nativeBlob{blob: newBlockBlob(bb), target: target, id: nodeID, dur: int32(ttl / time.Second)}
 }
 
 func (b *nativeBlob) leaseClient(id string) (*lease.BlobClient, error) {
-	return lease.NewBlobClient(b.blob, &lease.BlobClientOptions{LeaseID: &id})
+	return b.blob.newLease(&lease.BlobClientOptions{LeaseID: &id})
 }
 
 func (b *nativeBlob) TryAcquire(ctx context.Context, renew bool) (election.State, error) {

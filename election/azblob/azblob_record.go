@@ -19,7 +19,7 @@ import (
 // Create uploads with If-None-Match: *, Update with If-Match: <ETag>, so
 // every write is a compare-and-swap done by the storage service.
 type BlobRecordStore struct {
-	blob   *blockblob.Client
+	blob   *blockBlob
 	target string // container/blob, for messages
 }
 
