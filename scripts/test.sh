@@ -18,7 +18,7 @@
 #                               /var/tmp/lbhc-tools; outside the repo, kept across runs)
 #   LBHC_GO_TEST_FLAGS          extra flags for go test in a full run (e.g. -race)
 #   LBHC_SCRIPT_TIMEOUT         seconds each packaging/e2e script may run (default 600)
-#   LBHC_FUZZ_TIME              how long each Go fuzz target runs (default 10s)
+#   LBHC_FUZZ_TIME              how long each Go fuzz target runs (default 5s)
 #
 # Exported to tests (see package itest): LBHC_TEST_AZURITE_CONNECTION_STRING,
 # LBHC_TEST_AZURITE_CMD, LBHC_TEST_DYNAMODB_ENDPOINT, LBHC_TEST_DYNALITE_CMD,
@@ -182,7 +182,8 @@ else
 fi
 
 # Native fuzz targets: every func Fuzz* in a _test.go file runs for
-# LBHC_FUZZ_TIME (default 10s). A failing input is written to the package's
+# LBHC_FUZZ_TIME (default 5s: twelve targets, about a minute and a half with
+# their builds, inside the CI budget). A failing input is written to the package's
 # testdata/fuzz/<Target>/ — commit it: plain go test runs it from then on as
 # a regression input.
 fuzz_check() {
@@ -191,7 +192,7 @@ fuzz_check() {
 		dir=$(dirname "$f")
 		for name in $(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$f"); do
 			echo "fuzz $dir $name"
-			go test -run '^$' -fuzz "^${name}\$" -fuzztime "${LBHC_FUZZ_TIME:-10s}" "$dir" || rc=1
+			go test -run '^$' -fuzz "^${name}\$" -fuzztime "${LBHC_FUZZ_TIME:-5s}" "$dir" || rc=1
 		done
 	done < <(grep -rl --include='*_test.go' '^func Fuzz' . | grep -v '^\./\.git/' | sort)
 	return $rc
