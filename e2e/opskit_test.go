@@ -35,12 +35,21 @@ var opsKitSeries = []string{
 	`lbhc_cloud_action_verified{action="eip"} 1`,
 	`lbhc_vip_present{`,
 	`lbhc_lease_renew_duration_seconds_bucket{`,
+	`lbhc_failsafe_active 0`,
+	`lbhc_peer_up{peer="n2"} 0`,
+	`lbhc_peer_messages_refused_total{reason="bad_mac"} 0`,
 }
+
+// opsKitJunk is a datagram too short to be a peer message: the peer
+// channel refuses it as malformed, so the scrape has a refusal counted.
+const opsKitJunk = "not a peer message"
 
 // TestOpsKitScrape runs lbhc with every part that can run here enabled —
 // file lease, VIP on a namespace NIC, an application check, a promote hook
 // (failing once), Route 53 / EC2 route / Elastic IP actions against the
-// cloudtest fakes, the probe watchdog — drives each part once, and
+// cloudtest fakes, the probe watchdog, the peer channel with failsafe (one
+// peer on the namespace's loopback that never answers, junk sent to the
+// peer port) — drives each part once, and
 // scrapes /metrics. With LBHC_OPSKIT_SCRAPE set it writes the scrape there
 // for tools/opscheck, which checks every metric name the dashboard and the
 // alert rules use against it (scripts/e2e/test_opskit.sh).
@@ -89,6 +98,12 @@ func TestOpsKitScrape(t *testing.T) {
 
 	dir := t.TempDir()
 	once := filepath.Join(dir, "hook-failed-once")
+	// The group's peer key (one line of at least 32 bytes), mode 0600 as
+	// lbhc demands of --peer-key-file.
+	key := filepath.Join(dir, "peer.key")
+	if err := os.WriteFile(key, []byte("b3Bza2l0LXBlZXIta2V5LWZvci10aGUtc2NyYXBlLTAxMjM=\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	args := append([]string{"--lease-file", filepath.Join(dir, "ops.lease"), "--lease-name", "opskit",
 		"--vip", "192.168.100.10/32", "--vip-interface", "eth0",
 		"--check", "tcp://127.0.0.1:8081", "--check-interval", "200ms", "--check-timeout", "100ms",
@@ -98,12 +113,29 @@ func TestOpsKitScrape(t *testing.T) {
 		"--aws-imds-endpoint", imds.URL(), "--aws-endpoint", mux.URL, "--aws-region", "eu-central-1",
 		"--route53-zone-id", "Z1", "--route53-record", "db.example.com", "--route53-sync-interval", "50ms",
 		"--ec2-route", "--eip-allocation-id", "eipalloc-1", "--cloud-monitor-interval", "500ms",
-		"--aws-retry-interval", "10ms", "--aws-verify-interval", "10ms"}, fastTiming...)
+		"--aws-retry-interval", "10ms", "--aws-verify-interval", "10ms",
+		// Peers on the namespace's loopback only; n2 never runs, so
+		// lbhc_peer_up{peer="n2"} stays 0 and failsafe never activates.
+		"--peer", "n1=127.0.0.1:26002,n2=127.0.0.1:26003", "--peer-listen", "127.0.0.1:26002",
+		"--peer-key-file", key, "--failsafe", "--failsafe-promise", "2s"}, fastTiming...)
 	node := StartNode(t, h, args...)
 	// The check fails until the application listens.
 	time.Sleep(time.Second)
 	StartApp(t, h, 8081)
 
+	// A UDP socket made in the namespace stays there: junk to the peer
+	// port, sent from the loop below (a few datagrams, loopback only).
+	var junk net.Conn
+	InNS(t, h.NS, func() {
+		var err error
+		if junk, err = net.Dial("udp", "127.0.0.1:26002"); err != nil {
+			t.Error(err)
+		}
+	})
+	if junk == nil {
+		t.FailNow()
+	}
+	defer junk.Close()
 	client := &http.Client{Timeout: 2 * time.Second, Transport: nsTransport}
 	scrape := func() string {
 		resp, err := client.Get("http://127.0.0.1:9102/metrics")
@@ -121,8 +153,13 @@ func TestOpsKitScrape(t *testing.T) {
 		if c, err := dial(h.IP+":26001", 200*time.Millisecond); err == nil {
 			c.Close()
 		}
+		junk.Write([]byte(opsKitJunk)) // refused as malformed; an unread ICMP error is harmless
 		text = scrape()
 		missing = missing[:0]
+		if !strings.Contains(text, `lbhc_peer_messages_refused_total{reason="malformed"} `) ||
+			strings.Contains(text, `lbhc_peer_messages_refused_total{reason="malformed"} 0`+"\n") {
+			missing = append(missing, `lbhc_peer_messages_refused_total{reason="malformed"} > 0`)
+		}
 		for _, s := range opsKitSeries {
 			if !strings.Contains(text, s) {
 				missing = append(missing, s)

@@ -12,10 +12,12 @@
 #     --election none` answering its probe port on loopback and stopping on
 #     SIGTERM.
 #  3. e2e TestOpsKitScrape: lbhc with every part enabled (VIP in a network
-#     namespace, check, hook, AWS actions against cloud/cloudtest) is scraped.
+#     namespace, check, hook, AWS actions against cloud/cloudtest, peer
+#     channel with failsafe on the namespace's loopback) is scraped.
 #  4. tools/opscheck (its own Go module): every PromQL expression in the
 #     dashboard and the rules parses with Prometheus's parser and names only
-#     metrics in that scrape; every flag and LBHC_* variable in the shipped
+#     metrics (and matcher labels) in that scrape; every alert's runbook
+#     anchor exists in README.md; every flag and LBHC_* variable in the shipped
 #     files exists in the image's binary; the bash completion works.
 #
 # Prints the image and binary sizes (BENCHMARKS.md "Container image").
@@ -160,12 +162,12 @@ ok "from the image's read-only root: lbhc version; run --election none answered 
 LBHC_OPSKIT_SCRAPE=$work/scrape.txt go test -count=1 -run '^TestOpsKitScrape$' ./e2e/ >"$work/scrape.log" 2>&1 ||
 	{ tail -60 "$work/scrape.log" >&2; fail "e2e TestOpsKitScrape"; }
 [ -s "$work/scrape.txt" ] || { cat "$work/scrape.log" >&2; fail "no scrape written"; }
-ok "scraped lbhc with VIP, check, hook, route53/ec2-route/eip: $(grep -vc '^#' "$work/scrape.txt") samples"
+ok "scraped lbhc with VIP, check, hook, route53/ec2-route/eip, peers/failsafe: $(grep -vc '^#' "$work/scrape.txt") samples"
 
 # --- 4. dashboard/rules metric names, shipped flags --------------------------------
 (cd tools/opscheck && go vet ./... && LBHC_REQUIRE_INTEGRATION=1 LBHC_OPSKIT_SCRAPE=$work/scrape.txt LBHC_OPSKIT_BIN=$ro/usr/bin/lbhc \
 	go test -count=1 -v ./... >"$work/opscheck.log" 2>&1) ||
 	{ grep -v '^=== RUN' "$work/opscheck.log" >&2; fail "tools/opscheck"; }
 grep -E 'expressions|command lines' "$work/opscheck.log" | sed 's/^ */     /'
-ok "tools/opscheck: dashboard + rules against the scrape; shipped files against the image's binary"
+ok "tools/opscheck: dashboard + rules against the scrape, runbook anchors; shipped files against the image's binary"
 echo "test_opskit: all checks passed"

@@ -118,18 +118,25 @@ func TestOpsKitAgainstScrape(t *testing.T) {
 	t.Logf("%d expressions, %d metric names checked against %d scraped series names", len(exprs), len(used), len(s.Series))
 }
 
-// allNames builds a scrape holding exactly the names the kit uses (minus
-// recorded ones and up), as the baseline of the mutation tests below.
+// allNames builds a scrape holding exactly the names and matcher labels
+// the kit uses (minus recorded ones and up), as the baseline of the
+// mutation tests below.
 func allNames(t *testing.T, exprs []Expr, recorded map[string]bool) Scrape {
-	s := Scrape{Series: map[string]bool{}, Histograms: map[string]bool{}}
+	s := Scrape{Series: map[string]bool{}, Histograms: map[string]bool{}, Labels: map[string]map[string]bool{}}
 	for _, e := range exprs {
-		names, err := MetricNames(e.Query)
+		sels, err := Selectors(e.Query)
 		if err != nil {
 			t.Fatalf("%s: %v", e.Where, err)
 		}
-		for _, n := range names {
-			if !recorded[n] && !builtin[n] {
+		for _, sel := range sels {
+			if n := sel.Metric; !recorded[n] && !builtin[n] {
 				s.Series[n] = true
+				if s.Labels[n] == nil {
+					s.Labels[n] = map[string]bool{}
+				}
+				for _, l := range sel.Labels {
+					s.Labels[n][l] = true
+				}
 			}
 		}
 	}
@@ -151,6 +158,22 @@ func TestCheckCatchesRenamedAndMissingMetrics(t *testing.T) {
 	errs := CheckExprs(rexprs, s, recorded)
 	if len(errs) == 0 || !strings.Contains(errs[0].Error(), "metric lbhc_lease_renew_failure_total is not in the scrape") {
 		t.Errorf("renamed metric: got %v", errs)
+	}
+
+	// A label renamed in a matcher (the alert's reason!~ would then match
+	// every refusal) is reported; job and instance come from the target.
+	relabelled := strings.ReplaceAll(string(read(t, "packaging/prometheus/lbhc-rules.yaml")),
+		`lbhc_peer_messages_refused_total{reason!~`, `lbhc_peer_messages_refused_total{cause!~`)
+	rules, err := ParseRules([]byte(relabelled))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs = CheckExprs(rules.Exprs, s, recorded)
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "label cause of lbhc_peer_messages_refused_total is not in the scrape") {
+		t.Errorf("renamed label: got %v", errs)
+	}
+	if errs := CheckExprs([]Expr{{Where: "x", Query: `lbhc_peer_up{job="lbhc", instance="a:9102"}`}}, s, recorded); len(errs) != 0 {
+		t.Errorf("target labels: got %v", errs)
 	}
 
 	delete(s.Series, "lbhc_cloud_action_verified")
@@ -188,6 +211,7 @@ h_sum 0
 h_count 0
 # TYPE g gauge
 g{a="b"} 1
+g{c="x\",y\\\"}{",d="e"} 1
 up 1
 `))
 	if err != nil {
@@ -200,6 +224,15 @@ up 1
 	}
 	if s.Series["h"] || !s.Histograms["h"] {
 		t.Errorf("h: series %v, histogram %v", s.Series["h"], s.Histograms["h"])
+	}
+	if got := strings.Join(sortedKeys(s.Labels["g"]), ","); got != "a,c,d" {
+		t.Errorf("labels of g: %s, want a,c,d", got)
+	}
+	if got := strings.Join(sortedKeys(s.Labels["h_bucket"]), ","); got != "le" {
+		t.Errorf("labels of h_bucket: %s, want le", got)
+	}
+	if _, err := ParseScrape(strings.NewReader(`g{a="b} 1` + "\n")); err == nil {
+		t.Error("unclosed label value accepted")
 	}
 }
 

@@ -23,6 +23,8 @@ type Expr struct {
 type Rules struct {
 	Exprs    []Expr
 	Recorded map[string]bool
+	// Runbooks is each alert's runbook annotation ("" when it has none).
+	Runbooks map[string]string
 }
 
 // ParseRules reads a Prometheus rule file.
@@ -31,22 +33,25 @@ func ParseRules(data []byte) (Rules, error) {
 		Groups []struct {
 			Name  string `yaml:"name"`
 			Rules []struct {
-				Record string `yaml:"record"`
-				Alert  string `yaml:"alert"`
-				Expr   string `yaml:"expr"`
+				Record      string            `yaml:"record"`
+				Alert       string            `yaml:"alert"`
+				Expr        string            `yaml:"expr"`
+				Annotations map[string]string `yaml:"annotations"`
 			} `yaml:"rules"`
 		} `yaml:"groups"`
 	}
 	if err := yaml.Unmarshal(data, &f); err != nil {
 		return Rules{}, fmt.Errorf("rule file: %w", err)
 	}
-	r := Rules{Recorded: map[string]bool{}}
+	r := Rules{Recorded: map[string]bool{}, Runbooks: map[string]string{}}
 	for _, g := range f.Groups {
 		for _, rule := range g.Rules {
 			where := "alert " + rule.Alert
 			if rule.Record != "" {
 				where = "record " + rule.Record
 				r.Recorded[rule.Record] = true
+			} else {
+				r.Runbooks[rule.Alert] = rule.Annotations["runbook"]
 			}
 			r.Exprs = append(r.Exprs, Expr{Where: g.Name + ": " + where, Query: rule.Expr})
 		}
@@ -143,39 +148,60 @@ func expandGrafana(q string) string {
 	})
 }
 
-// MetricNames parses q (after expanding Grafana variables) and returns the
-// metric names its selectors use, sorted. A selector without a fixed name
-// (e.g. {__name__=~"..."}) is an error: the check could not vouch for it.
-func MetricNames(q string) ([]string, error) {
+// Selector is one vector selector of a query: its metric name and the
+// label names its matchers use (__name__ aside).
+type Selector struct {
+	Metric string
+	Labels []string
+}
+
+// Selectors parses q (after expanding Grafana variables) and returns its
+// vector selectors. A selector without a fixed name (e.g.
+// {__name__=~"..."}) is an error: the check could not vouch for it.
+func Selectors(q string) ([]Selector, error) {
 	p := parser.NewParser(parser.Options{})
 	expr, err := p.ParseExpr(expandGrafana(q))
 	if err != nil {
 		return nil, err
 	}
-	seen := map[string]bool{}
+	var out []Selector
 	var bad error
 	parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
 		vs, ok := n.(*parser.VectorSelector)
 		if !ok {
 			return nil
 		}
-		name := vs.Name
-		if name == "" {
-			for _, m := range vs.LabelMatchers {
-				if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
-					name = m.Value
-				}
+		sel := Selector{Metric: vs.Name}
+		for _, m := range vs.LabelMatchers {
+			switch {
+			case m.Name != labels.MetricName:
+				sel.Labels = append(sel.Labels, m.Name)
+			case m.Type == labels.MatchEqual && sel.Metric == "":
+				sel.Metric = m.Value
 			}
 		}
-		if name == "" {
+		if sel.Metric == "" {
 			bad = fmt.Errorf("selector %s has no fixed metric name", vs.String())
 			return nil
 		}
-		seen[name] = true
+		out = append(out, sel)
 		return nil
 	})
 	if bad != nil {
 		return nil, bad
+	}
+	return out, nil
+}
+
+// MetricNames returns the metric names q's selectors use, sorted.
+func MetricNames(q string) ([]string, error) {
+	sels, err := Selectors(q)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, s := range sels {
+		seen[s.Metric] = true
 	}
 	names := make([]string, 0, len(seen))
 	for n := range seen {
