@@ -14,7 +14,8 @@ import (
 	"github.com/lbhc/lbhc/peer"
 )
 
-// failsafeFlags are the failsafe's run flags (issue 16); the peer
+// failsafeFlags are the failsafe's run flags (keep leading on peer
+// promises while the lease backend is unreachable); the peer
 // channel's own flags are in flags_peer.go.
 func failsafeFlags() []cli.Flag {
 	return []cli.Flag{

@@ -9,7 +9,7 @@ import (
 	"github.com/lbhc/lbhc/peer"
 )
 
-// peerFlags are the run flags of the authenticated peer channel (issue 16).
+// peerFlags are the run flags of the authenticated peer channel.
 // The failsafe's own flags (--failsafe, ...) live with the failsafe.
 func peerFlags() []cli.Flag {
 	return []cli.Flag{

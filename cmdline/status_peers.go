@@ -10,7 +10,7 @@ import (
 )
 
 // printPeerStatus adds the peer and failsafe lines of `lbhc status`
-// (issue 16).
+// (what each peer last said, and the failsafe state).
 func printPeerStatus(w io.Writer, s agent.Status) {
 	ms := func(v int64) string { return (time.Duration(v) * time.Millisecond).String() }
 	for _, p := range s.Peers {
