@@ -188,7 +188,7 @@ func ciConfigs() []chaosConfig {
 		{BackendAzureRecord, timingFast, []string{"kill-9", "host-cut", "backend-unreachable-leader"}},
 		{BackendAzureNative, timingDefault, []string{"kill-9", "sigterm"}},
 		// Crash and graceful failover at the DynamoDB record store's timing
-		// and bounds (issue 19).
+		// and bounds.
 		{BackendGCS, timingFast, []string{"kill-9", "sigterm"}},
 	}
 }

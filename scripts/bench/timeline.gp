@@ -1,4 +1,4 @@
-# timeline.gp: plot one failover of the e2e chaos suite (issue 7): which node
+# timeline.gp: plot one failover of the e2e chaos suite: which node
 # answered the probe, which servers HAProxy routed to, and which node's page
 # the client got, over time (seconds from the fault). Data from
 # LBHC_CHAOS_TIMELINE (e2e.WriteTimeline): probe.dat, lb.dat, client.dat with

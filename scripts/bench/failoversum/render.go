@@ -228,7 +228,7 @@ func renderTimings(p func(string, ...any), gs []*group) {
 	}
 }
 
-// renderFindings states what the table shows about the two rules
+// renderFindings states what the table shows about the two safety rules
 // (zero split-brain, the crash bound) and where a fault that should not
 // move leadership still cost the client something.
 func renderFindings(p func(string, ...any), rs []result) {
