@@ -80,6 +80,13 @@ const (
 // until one node leads and the client reaches it.
 func NewCluster(t *testing.T, kind string, tm Timing) *Cluster {
 	t.Helper()
+	return NewClusterWith(t, kind, tm, nil)
+}
+
+// NewClusterWith is NewCluster with extra lbhc flags for every node; extra
+// gets the topology (addresses are known only once it exists).
+func NewClusterWith(t *testing.T, kind string, tm Timing, extra func(n *Net) []string) *Cluster {
+	t.Helper()
 	if strings.HasPrefix(kind, "azblob") {
 		requireBackendBuilt(t, "azblob")
 	}
@@ -92,6 +99,9 @@ func NewCluster(t *testing.T, kind string, tm Timing) *Cluster {
 		c.Apps[h.Name] = StartApp(t, h, appPort)
 	}
 	args := append(append(append([]string{}, c.Backend.Args...), tm.Args()...), nodeCheckArgs...)
+	if extra != nil {
+		args = append(args, extra(n)...)
+	}
 	for _, h := range hosts {
 		c.Nodes = append(c.Nodes, StartNode(t, h, args...))
 	}
