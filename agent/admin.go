@@ -40,8 +40,11 @@ type Status struct {
 	Candidates *CandidatesStatus `json:"candidates,omitempty"`
 	Platform   *PlatformStatus   `json:"platform,omitempty"`
 	VIPLink    string            `json:"vip_link,omitempty"` // up, down ("" = not watched)
-	Timing     Timing            `json:"timing"`
-	Version    string            `json:"version"`
+	// Peers: the configured peers and what each last said (with --peer).
+	Peers    []PeerInfo    `json:"peers,omitempty"`
+	Failsafe *FailsafeInfo `json:"failsafe,omitempty"`
+	Timing   Timing        `json:"timing"`
+	Version  string        `json:"version"`
 }
 
 // ProbeStatus is the probe part of /status.
@@ -100,6 +103,9 @@ func (a *Agent) Snapshot() Status {
 	}
 	s.Platform = a.platformStatus()
 	s.VIPLink = a.vipLinkState()
+	if a.p.Peers != nil {
+		s.Peers, s.Failsafe = a.p.Peers.status()
+	}
 	return s
 }
 

@@ -133,6 +133,9 @@ type Parts struct {
 	Platform PlatformWatcher
 	// Link reports the VIP interface's link state (link.go).
 	Link LinkWatcher
+	// Peers is the peer channel's link (peers.go): heartbeats, failsafe
+	// promises, handover. nil without --peer.
+	Peers *PeerLink
 }
 
 // Agent is one lbhc node.
@@ -241,6 +244,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	engineErr := make(chan error, 1)
 	wg.Add(1)
 	go func() { defer wg.Done(); engineErr <- a.p.Engine.Run(runCtx) }()
+	peerErr := a.startPeers(runCtx, &wg)
 	var healthCh <-chan bool
 	if a.p.Health != nil {
 		healthCh = a.p.Health.Changes()
@@ -282,6 +286,9 @@ loop:
 			break loop
 		case err := <-engineErr:
 			runErr = fmt.Errorf("election engine stopped: %w", err)
+			break loop
+		case err := <-peerErr:
+			runErr = fmt.Errorf("peer channel stopped: %w", err)
 			break loop
 		case ev := <-a.p.Engine.Events():
 			a.handleEvent(ev)

@@ -194,6 +194,13 @@ func newHarness(t *testing.T, store *election.MemoryStore, cfg Config, vips *fak
 
 func newHarnessWith(t *testing.T, store *election.MemoryStore, cfg Config, vips *fakeVIPs, acts []cloud.Action, h Health) *harness {
 	t.Helper()
+	return newHarnessPeers(t, store, cfg, vips, acts, h, nil)
+}
+
+// newHarnessPeers is newHarnessWith with a member of an in-memory peer
+// bus (peers_test.go); bus nil = no peer channel.
+func newHarnessPeers(t *testing.T, store *election.MemoryStore, cfg Config, vips *fakeVIPs, acts []cloud.Action, h Health, bus *memBus) *harness {
+	t.Helper()
 	r := vips.r
 	if cfg.NodeID == "" {
 		cfg.NodeID = "a"
@@ -211,12 +218,22 @@ func newHarnessWith(t *testing.T, store *election.MemoryStore, cfg Config, vips 
 		cfg.ReconcileInterval = time.Hour
 	}
 	reg := prometheus.NewRegistry()
-	eng, err := election.NewEngine(cfg.Timing, election.NewCASBackend(store, cfg.NodeID, timing.LeaseTTL, nil), election.Options{Registerer: reg})
+	backend := election.NewCASBackend(store, cfg.NodeID, timing.LeaseTTL, nil)
+	opts := election.Options{Registerer: reg}
+	var link *PeerLink
+	if bus != nil {
+		link = bus.prepare(t, cfg, backend, &opts)
+	}
+	eng, err := election.NewEngine(cfg.Timing, backend, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := &fakeProbe{r: r}
 	parts := Parts{Engine: eng, Probe: p, VIPs: vips, Actions: acts}
+	if link != nil {
+		link.Bind(bus.node(cfg.NodeID), eng)
+		parts.Peers = link
+	}
 	if h != nil {
 		parts.Health = h
 	}

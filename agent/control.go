@@ -96,7 +96,7 @@ func (a *Agent) handleCommand(c command) {
 		// That demotion answers, and what keeps this node out then
 		// (standby, the unhealthy delay) stays as it is.
 		sitOut := a.switchoverSitOut()
-		a.stopTerm(t, stopReq{reason: "switchover requested", release: true, sitOut: sitOut, end: time.Now().Add(a.cfg.ShutdownTimeout)})
+		a.stopTerm(t, stopReq{reason: "switchover requested", release: true, handover: true, sitOut: sitOut, end: time.Now().Add(a.cfg.ShutdownTimeout)})
 		t.waiters = append(t.waiters, waiter{c.reply, result{status: 202, msg: "released; sitting out " + sitOut.String(), wait: sitOut}})
 	case "standby":
 		if err := saveStandby(a.cfg.StateDir, true); err != nil {

@@ -36,7 +36,10 @@ type stopReq struct {
 	reason  string
 	release bool          // give the lease back (graceful paths)
 	sitOut  time.Duration // with release: do not campaign for this long
-	end     time.Time     // the whole demotion, release included, fits before this
+	// handover: after the release, tell the peers (switchover) so the
+	// chosen successor acquires at once.
+	handover bool
+	end      time.Time // the whole demotion, release included, fits before this
 }
 
 // waiter is an admin command answered when the term's worker is done.
@@ -280,6 +283,10 @@ func (a *Agent) demote(t *term, req stopReq, done []cloud.Action) {
 		} else {
 			t.released = true
 			a.log.Info("lease released", "term", l.Term, "demotion_took", time.Since(start).Round(time.Millisecond))
+			if req.handover && a.p.Peers != nil {
+				target := a.p.Peers.handover(l.CurrentTerm())
+				a.log.Info("handover sent to the peers", "term", l.CurrentTerm(), "target", target)
+			}
 		}
 	}
 	role := RoleFollower

@@ -268,6 +268,9 @@ func runAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := resolvePeerKeys(c, settings.peer); err != nil {
+		return err
+	}
 	var vips []netip.Prefix
 	if settings.withVIPs {
 		vips = settings.vip.Addrs

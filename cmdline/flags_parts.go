@@ -13,6 +13,7 @@ import (
 	"github.com/lbhc/lbhc/check"
 	"github.com/lbhc/lbhc/cloud"
 	"github.com/lbhc/lbhc/cloud/azure"
+	"github.com/lbhc/lbhc/peer"
 	"github.com/lbhc/lbhc/vip"
 )
 
@@ -30,6 +31,7 @@ func extraRunFlags() []cli.Flag {
 	out = append(out, dynamodbFlags()...)
 	out = append(out, etcdFlags()...)
 	out = append(out, eventFlags()...)
+	out = append(out, peerFlags()...)
 	return out
 }
 
@@ -65,6 +67,9 @@ type extraSettings struct {
 	linkGrace time.Duration
 	aws       awsSettings
 	azure     azureSettings
+	// peer is the peer channel's configuration (nil without --peer); its
+	// Keys are filled in phase 2 by resolvePeerKeys.
+	peer *peer.Config
 }
 
 // parseExtraParts validates every flag of the optional parts. It makes no
@@ -92,6 +97,9 @@ func parseExtraParts(c *cli.Context, log *slog.Logger) (*extraSettings, error) {
 		return nil, err
 	}
 	if _, err := hookActions(c, log, nil); err != nil {
+		return nil, err
+	}
+	if s.peer, err = parsePeerFlags(c); err != nil {
 		return nil, err
 	}
 	if !s.withVIPs {

@@ -69,8 +69,11 @@ type casBackend struct {
 	store Store
 	id    string
 	ttl   time.Duration
-	clock Clock
-	terms *TermFile // nil: the highest term is kept in memory only
+	// extraTTL is added to the TTL written into the record (failsafe:
+	// the promise time), not to this node's own wait.
+	extraTTL time.Duration
+	clock    Clock
+	terms    *TermFile // nil: the highest term is kept in memory only
 
 	seenVersion string    // last version observed as a follower
 	seenRec     Record    // the record read with seenVersion (for ChangeGetter)
@@ -116,7 +119,7 @@ func NewCASBackend(store Store, nodeID string, ttl time.Duration, clock Clock, o
 
 func (b *casBackend) TryAcquire(ctx context.Context, renew bool) (State, error) {
 	if renew && b.myVersion != "" {
-		v, err := b.store.Update(ctx, Record{Holder: b.id, Term: b.myTerm, TTL: b.ttl}, b.myVersion)
+		v, err := b.store.Update(ctx, Record{Holder: b.id, Term: b.myTerm, TTL: b.ttl + b.extraTTL}, b.myVersion)
 		if errors.Is(err, ErrConflict) {
 			b.myVersion = ""
 			return State{}, fmt.Errorf("renew term %d: %w", b.myTerm, ErrLeaseLost)
@@ -249,7 +252,7 @@ func (b *casBackend) noteTerm(t uint64) {
 // grant writes a new grant with the next term, conditional on ver ("" =
 // create).
 func (b *casBackend) grant(ctx context.Context, prev Record, ver string) (State, error) {
-	next := Record{Holder: b.id, Term: max(prev.Term, b.maxTerm) + 1, TTL: b.ttl}
+	next := Record{Holder: b.id, Term: max(prev.Term, b.maxTerm) + 1, TTL: b.ttl + b.extraTTL}
 	// Keep the term before it is used: if the write lands and this node
 	// then loses the record, it must never grant this term again.
 	if b.terms != nil {

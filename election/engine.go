@@ -17,6 +17,12 @@ type Options struct {
 	Clock      Clock                 // default SystemClock
 	Logger     *slog.Logger          // default discards
 	Registerer prometheus.Registerer // nil: metrics not registered
+	// Failsafe, when set, keeps a leader whose backend is unreachable on
+	// its peers' promises (engine_failsafe.go).
+	Failsafe Failsafe
+	// Promises are the promises this node gave: while one is live it does
+	// not acquire.
+	Promises *PromiseBook
 }
 
 // Engine runs the campaign/renew loop and reports leadership changes.
@@ -33,8 +39,10 @@ type Engine struct {
 	renewDur  prometheus.Histogram
 	renewFail prometheus.Counter
 	health    backendHealth // guarded by mu
+	fs        failsafe
 
 	eligible     atomic.Bool
+	handoverNow  atomic.Bool  // Kick: skip the acquire delay once
 	acquireDelay atomic.Int64 // time.Duration
 	freeSince    time.Time    // loop goroutine only: when the lease was first seen free
 	announceSeq  uint64       // loop goroutine only: sequence of roster announcements
@@ -77,10 +85,15 @@ func NewEngine(cfg Config, b Backend, o Options) (*Engine, error) {
 		}),
 	}
 	e.health = newBackendHealth()
+	e.fs = newFailsafe(o)
 	e.eligible.Store(true)
 	e.progress = e.clock.Now()
 	if o.Registerer != nil {
-		for _, c := range []prometheus.Collector{e.renewDur, e.renewFail, e.health.errs, e.health.up} {
+		cs := []prometheus.Collector{e.renewDur, e.renewFail, e.health.errs, e.health.up}
+		if o.Failsafe != nil {
+			cs = append(cs, e.fs.active)
+		}
+		for _, c := range cs {
 			if err := o.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("register election metrics: %w", err)
 			}
@@ -98,7 +111,7 @@ func (e *Engine) Status() Status {
 	defer e.mu.Unlock()
 	s := Status{Term: e.observed.Term, Leader: e.observed.Leader, Eligible: e.eligible.Load(), LastError: e.lastErr, Progress: e.progress, BackendFailing: e.health.reason}
 	if e.lease != nil && e.lease.Valid() {
-		s.Leading, s.Term, s.Leader, s.Deadline = true, e.lease.Term, e.cfg.NodeID, e.lease.Deadline()
+		s.Leading, s.Term, s.Leader, s.Deadline = true, e.lease.CurrentTerm(), e.cfg.NodeID, e.lease.Deadline()
 	}
 	return s
 }
@@ -261,7 +274,7 @@ func (e *Engine) leaderStep(ctx context.Context, l *Lease, next time.Time) (time
 		return e.fence(ctx, l, "renew deadline passed without a confirmed renewal")
 	}
 	sent := e.clock.Now()
-	st, err, ok := e.call(ctx, l.Deadline().Sub(sent), fence.C(), e.renew)
+	st, err, ok := e.call(ctx, e.renewTimeout(l, sent), fence.C(), e.renew)
 	if !ok {
 		if ctx.Err() != nil {
 			return next, ctx.Err()
@@ -274,10 +287,17 @@ func (e *Engine) leaderStep(ctx context.Context, l *Lease, next time.Time) (time
 	case errors.Is(err, ErrLeaseLost):
 		e.renewFail.Inc()
 		e.noteErr(err)
+		if e.failsafeActive() {
+			return e.failsafeReacquire(ctx, l, fence.C(), err)
+		}
 		return e.fence(ctx, l, "lease lost: "+err.Error())
 	case err != nil:
 		e.renewFail.Inc()
 		e.noteErr(err)
+		if e.fs.hook != nil {
+			// Every error but a lost lease means "unreachable".
+			return e.failsafeRound(ctx, l, fence.C(), err, next)
+		}
 		e.log.Warn("lease renew failed; retrying until the deadline", "term", l.Term, "err", err,
 			"deadline_in", l.Deadline().Sub(e.clock.Now()).Round(time.Millisecond))
 		return next, nil
@@ -291,6 +311,7 @@ func (e *Engine) leaderStep(ctx context.Context, l *Lease, next time.Time) (time
 	}
 	e.mu.Unlock()
 	if !stale {
+		e.failsafeEnd("backend answered again; lease renewed")
 		e.observeRoster(ctx, fence.C())
 	}
 	return sent.Add(e.renewEvery()), nil
@@ -309,6 +330,7 @@ func (e *Engine) fence(ctx context.Context, l *Lease, reason string) (time.Time,
 		e.observed.Leader = ""
 	}
 	e.mu.Unlock()
+	e.failsafeEnd("demoted: " + reason)
 	return e.clock.Now().Add(e.cfg.RetryPeriod), e.emit(ctx, Event{Kind: Lost, Lease: l, Reason: reason})
 }
 

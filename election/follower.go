@@ -27,6 +27,11 @@ func (e *Engine) followerStep(ctx context.Context, next time.Time, wake <-chan s
 	e.mu.Lock()
 	sitOut := e.sitOutTil
 	e.mu.Unlock()
+	// A promise given to a leader in failsafe keeps this node out like a
+	// sit-out, even where it reaches the backend.
+	if u := e.fs.promises.Until(); u.After(sitOut) {
+		sitOut = u
+	}
 	retry := now.Add(e.cfg.RetryPeriod)
 	if !e.eligible.Load() || now.Before(sitOut) {
 		// Not campaigning: keep observing who leads (for /status and a
@@ -47,7 +52,8 @@ func (e *Engine) followerStep(ctx context.Context, next time.Time, wake <-chan s
 		return next, ctx.Err()
 	}
 	e.observeRoster(ctx, nil)
-	if delay := time.Duration(e.acquireDelay.Load()); delay > 0 {
+	// A handover (Kick) names this node: no priority delay this time.
+	if delay := time.Duration(e.acquireDelay.Load()); delay > 0 && !e.handoverNow.Swap(false) {
 		free, ok := e.peek(ctx)
 		if !ok {
 			return next, ctx.Err()
@@ -90,9 +96,10 @@ func (e *Engine) followerStep(ctx context.Context, next time.Time, wake <-chan s
 		return next, nil
 	}
 	deadline := sent.Add(e.cfg.RenewDeadline)
-	if !e.clock.Now().Before(deadline) || !e.eligible.Load() {
-		// The grant arrived too late to be used (or we went ineligible
-		// meanwhile): hand it back rather than lead on a stale deadline.
+	if !e.clock.Now().Before(deadline) || !e.eligible.Load() || e.fs.promises.Blocked() {
+		// The grant arrived too late to be used (or we went ineligible,
+		// or promised a leader in failsafe not to acquire, while it was
+		// in flight): hand it back rather than lead.
 		rctx, cancel := context.WithTimeout(ctx, e.cfg.RetryPeriod)
 		e.log.Warn("lease granted after its deadline or while ineligible; releasing it", "term", st.Term)
 		if e.acquireSem(rctx) {

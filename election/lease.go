@@ -50,6 +50,7 @@ type Lease struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	moved    atomic.Pointer[func()] // OnExtend's f
+	reterm   atomic.Uint64          // term of a re-acquisition after failsafe; 0 = Term
 }
 
 func newLease(term uint64, clock Clock, deadline time.Time) *Lease {
@@ -69,6 +70,18 @@ func (l *Lease) Valid() bool {
 	}
 	return int64(l.clock.Now().Sub(l.base)) < l.deadline.Load()
 }
+
+// CurrentTerm is the grant's term now: Term, or the term of the grant the
+// engine took back without a new event after a failsafe (a native lease
+// that expired on the server while the backend was unreachable).
+func (l *Lease) CurrentTerm() uint64 {
+	if t := l.reterm.Load(); t != 0 {
+		return t
+	}
+	return l.Term
+}
+
+func (l *Lease) retermed(t uint64) { l.reterm.Store(t) }
 
 // Deadline is the current self-fence deadline.
 func (l *Lease) Deadline() time.Time { return l.base.Add(time.Duration(l.deadline.Load())) }

@@ -71,7 +71,7 @@ func TestRootHoldsMainOnly(t *testing.T) {
 var allowed = map[string][]string{
 	"":                      {"cmdline"},
 	"cmdline":               {"*"},
-	"agent":                 {"check", "cloud", "election", "probe", "vip", "configerr", "childenv"},
+	"agent":                 {"check", "cloud", "election", "probe", "vip", "peer", "configerr", "childenv"},
 	"probe":                 {"configerr"},
 	"vip":                   {"configerr"},
 	"check":                 {"configerr", "childenv"},
@@ -84,6 +84,7 @@ var allowed = map[string][]string{
 	"cloud/aws":             {"cloud", "configerr"},
 	"cloud/azure":           {"cloud", "configerr"},
 	"cloud/cloudtest":       {},
+	"peer":                  {"configerr"},
 	"configerr":             {},
 	"childenv":              {},
 }
