@@ -88,6 +88,12 @@ func (c *fsCluster) restartWith(extra ...string) {
 		n.args = append(slices.Clone(n.args), extra...)
 		n.Start()
 	}
+	time.Sleep(time.Second)
+	for _, n := range c.Nodes {
+		if n.Wait(10 * time.Millisecond) {
+			t.Fatalf("%s exited at start (status %d):\n%s", n.Host.Name, n.ExitCode(), tail(n.Log(), 5))
+		}
+	}
 	c.WaitStable("", false, 3*c.Timing.TTL+30*time.Second)
 }
 

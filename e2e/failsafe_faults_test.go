@@ -16,9 +16,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Fault injection of the failsafe scenarios (issue 16): the lease backend
@@ -29,9 +30,9 @@ import (
 // A networked backend gets a blackhole route to its address in each host's
 // namespace (the nodes stay reachable for the samplers and the LB). The
 // file store is shared by every namespace, so it goes off for all nodes at
-// once: the lease file is moved aside and a directory takes its place (the
-// store's "unusable file", as an unmounted share would give), while the
-// nodes are stopped for the swap so no renewal runs across it.
+// once, as a hung file share would: the test holds the store's lock
+// (flock on <lease-file>.lock), so every write waits until its deadline
+// and fails with a timeout, not with a conflict.
 func (c *Cluster) BackendOff(hosts ...*Host) func() {
 	t := c.t
 	t.Helper()
@@ -49,39 +50,20 @@ func (c *Cluster) BackendOff(hosts ...*Host) func() {
 	if len(hosts) != len(c.Nodes) {
 		t.Fatalf("the file store is shared by every node: it cannot be cut off from %d of %d", len(hosts), len(c.Nodes))
 	}
-	lease := c.Backend.Args[slices.Index(c.Backend.Args, "--lease-file")+1]
-	aside := lease + ".aside"
-	c.frozen(func() {
-		if err := os.Rename(lease, aside); err != nil {
-			t.Errorf("move the lease file aside: %v", err)
-		}
-		if err := os.Mkdir(lease, 0o700); err != nil {
-			t.Errorf("put a directory in the lease file's place: %v", err)
-		}
-	})
+	lock := c.Backend.Args[slices.Index(c.Backend.Args, "--lease-file")+1] + ".lock"
+	f, err := os.OpenFile(lock, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatalf("open the lease lock: %v", err)
+	}
+	// Blocking: a write in progress finishes first.
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatalf("lock %s: %v", lock, err)
+	}
 	return func() {
-		c.frozen(func() {
-			if err := os.Remove(lease); err != nil {
-				t.Errorf("remove the directory: %v", err)
-			}
-			if err := os.Rename(aside, lease); err != nil {
-				t.Errorf("put the lease file back: %v", err)
-			}
-		})
+		_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		f.Close()
 	}
-}
-
-// frozen runs fn while every node is stopped (SIGSTOP, a few ms).
-func (c *Cluster) frozen(fn func()) {
-	for _, n := range c.Nodes {
-		n.Signal(syscall.SIGSTOP)
-	}
-	defer func() {
-		for _, n := range c.Nodes {
-			n.Signal(syscall.SIGCONT)
-		}
-	}()
-	fn()
 }
 
 // hosts are the nodes' hosts.
