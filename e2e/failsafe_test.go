@@ -182,18 +182,21 @@ func (c *fsCluster) outageAll() {
 	back := time.Now()
 	restore()
 	restored = true
-	if _, ok := waitFor(2*c.Timing.TTL, func() bool { return !c.failsafeActive(lead) }); !ok {
-		t.Errorf("%s still in failsafe %s after the backend returned", name, 2*c.Timing.TTL)
+	// Long enough for a leader that did not get its lease back to pass
+	// its deadline and show it.
+	after := c.Timing.Renew + 2*c.Timing.Retry + time.Second
+	if _, ok := waitFor(after, func() bool { return !c.failsafeActive(lead) }); !ok {
+		t.Errorf("%s still in failsafe %s after the backend returned", name, after)
 	}
-	time.Sleep(time.Until(back.Add(2 * c.Timing.TTL)))
+	time.Sleep(time.Until(back.Add(after)))
 	end := time.Now()
-	after, err := fsStatusOf(lead)
+	now, err := fsStatusOf(lead)
 	r := Analyse(c.Window(fault, end, name, name))
 	c.logf("outage: backend off %s, then %s back: %d/%d requests failed, probe double %d, client alternations %d, LB overlap %.0f ms; %s term %d -> %s term %d",
 		back.Sub(fault).Round(time.Millisecond), end.Sub(back).Round(time.Millisecond), r.ClientErrors, r.ClientRequests,
-		r.ProbeDouble, r.ClientAlternations, r.LBOverlapMS, before.Role, before.Term, after.Role, after.Term)
-	if err != nil || after.Role != "leader" {
-		t.Errorf("%s after the outage: %+v %v, want leader", name, after, err)
+		r.ProbeDouble, r.ClientAlternations, r.LBOverlapMS, before.Role, before.Term, now.Role, now.Term)
+	if err != nil || now.Role != "leader" {
+		t.Errorf("%s after the outage: %+v %v, want leader", name, now, err)
 	}
 	if r.ClientErrors > 0 || r.ProbeDouble > 0 || r.ClientAlternations > 0 || r.LBOverlapMS > 0 {
 		t.Errorf("with --failsafe: %d failed requests, %d double probe rounds, %d alternations, %.0f ms LB overlap; want all zero\n%s\n%s",
