@@ -129,6 +129,7 @@ func printStatus(w io.Writer, s agent.Status) {
 		fmt.Fprintf(w, "action %s: %s %s\n", a.Name, a.State, a.LastError)
 	}
 	printEventStatus(w, s)
+	printPeerStatus(w, s)
 	for _, ch := range s.Checks {
 		fmt.Fprintf(w, "check %s: healthy=%t %s\n", ch.Name, ch.Healthy, ch.LastError)
 	}

@@ -254,6 +254,10 @@ func runAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	failsafe, err := parseFailsafe(c, timing, settings.peer)
+	if err != nil {
+		return err
+	}
 
 	// Phase 2: resolve what the flags point at on this host: the token
 	// file, the socket group, this host's addresses.
@@ -299,7 +303,12 @@ func runAction(c *cli.Context) error {
 	if err := keepTerms(c.String("state-dir"), c.String("lease-name"), backend); err != nil {
 		return err
 	}
-	eng, err := election.NewEngine(timing, backend, election.Options{Logger: log.With("part", "election"), Registerer: reg})
+	opts := election.Options{Logger: log.With("part", "election"), Registerer: reg}
+	peers, err := buildPeers(c, settings.peer, failsafe, backend, &opts, log, reg)
+	if err != nil {
+		return err
+	}
+	eng, err := election.NewEngine(timing, backend, opts)
 	if err != nil {
 		return err
 	}
@@ -332,6 +341,7 @@ func runAction(c *cli.Context) error {
 		parts.Link = extra.link
 		acfg.VIPLinkGrace, acfg.VIPInterface = extra.linkGrace, extra.vipIface
 	}
+	peers.bind(eng, &parts)
 	a, err := agent.New(acfg, parts, log, reg)
 	if err != nil {
 		return err

@@ -32,6 +32,7 @@ func extraRunFlags() []cli.Flag {
 	out = append(out, etcdFlags()...)
 	out = append(out, eventFlags()...)
 	out = append(out, peerFlags()...)
+	out = append(out, failsafeFlags()...)
 	return out
 }
 

@@ -19,7 +19,9 @@ import (
 
 // Handler is called by the receive loop for every authenticated message
 // that is not the reply to a pending Request. A non-nil reply is sent back
-// to the sender with the message's ReqID. It must not block.
+// to the sender with the message's ReqID. It must not block: while it
+// runs no datagram is read, so calling Request from it would wait for a
+// reply nobody reads until the request's context ends.
 type Handler func(from string, m Message) *Message
 
 // ErrNotRunning is returned by Send and Request before Run has bound the

@@ -145,3 +145,30 @@ func metric(t *testing.T, reg *prometheus.Registry, name, label, value string) f
 
 // src0 is a source address for refusal logs in socket-less tests.
 var src0 = netip.MustParseAddrPort("127.0.0.1:9")
+
+// TestOversizeOnTheWire: a datagram longer than MaxDatagram, which the
+// fixed receive buffer (MaxDatagram+1 bytes) truncates, is counted as
+// oversize, not as malformed and not accepted.
+func TestOversizeOnTheWire(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	_, b := pair(t, nil, reg)
+	c, err := net.DialUDP("udp", nil, b.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// A valid message padded past the limit.
+	d := append(datagram(t, keyOld, fromA(time.Now()), status), make([]byte, MaxDatagram)...)
+	if _, err := c.Write(d); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; metric(t, reg, "lbhc_peer_messages_refused_total", "reason", "oversize") != 1; i++ {
+		if i > 500 {
+			t.Fatalf("oversize count %v, want 1", metric(t, reg, "lbhc_peer_messages_refused_total", "reason", "oversize"))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if v := metric(t, reg, "lbhc_peer_messages_total", "kind", "status"); v != 0 {
+		t.Fatalf("the oversize datagram was accepted (%v)", v)
+	}
+}
