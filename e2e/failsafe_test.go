@@ -203,9 +203,19 @@ func (c *fsCluster) outageAll() {
 			r.ClientErrors, r.ProbeDouble, r.ClientAlternations, r.LBOverlapMS, c.Probe.Timeline(), clientTimeline(c.Window(fault, end, name, name)))
 	}
 	others := []string{}
+	var seen []string
 	for _, n := range c.others(lead) {
 		others = append(others, n.Host.Name)
+		s, err := fsStatusOf(n)
+		seen = append(seen, fmt.Sprintf("%s %s term %d (err %v)", n.Host.Name, s.Role, s.Term, err))
+		// The term fences: a leader that got its lease back under a new
+		// term must lead (and ask for promises) under that term.
+		if err == nil && s.Term > now.Term {
+			t.Errorf("after the outage leader %s reports term %d but %s saw term %d: the re-acquired term did not reach the leader",
+				name, now.Term, n.Host.Name, s.Term)
+		}
 	}
+	c.logf("outage: after it the peers report %s", strings.Join(seen, "; "))
 	if s := c.answeredBy(fault, end, others...); len(s) > 0 {
 		t.Errorf("another node answered the probe during the failsafe outage: %v at %s", s[0].Answered, s[0].At.Sub(fault))
 	}
