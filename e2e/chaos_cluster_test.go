@@ -80,12 +80,13 @@ const (
 // until one node leads and the client reaches it.
 func NewCluster(t *testing.T, kind string, tm Timing) *Cluster {
 	t.Helper()
-	return NewClusterWith(t, kind, tm, nil)
+	return NewClusterWith(t, kind, tm, nil, 300*time.Millisecond)
 }
 
-// NewClusterWith is NewCluster with extra lbhc flags for every node; extra
-// gets the topology (addresses are known only once it exists).
-func NewClusterWith(t *testing.T, kind string, tm Timing, extra func(n *Net) []string) *Cluster {
+// NewClusterWith is NewCluster with extra lbhc flags for every node (extra
+// gets the topology: addresses are known only once it exists) and the
+// client's request timeout.
+func NewClusterWith(t *testing.T, kind string, tm Timing, extra func(n *Net) []string, clientTimeout time.Duration) *Cluster {
 	t.Helper()
 	if strings.HasPrefix(kind, "azblob") {
 		requireBackendBuilt(t, "azblob")
@@ -108,7 +109,7 @@ func NewClusterWith(t *testing.T, kind string, tm Timing, extra func(n *Net) []s
 	c.LB = StartHAProxy(t, hubDial, n.Host("lb"), hosts, 26001)
 	c.Probe = StartSampler(t, n, 26001, hosts, probeEvery, sampleLimit)
 	c.LBState = StartLBSampler(t, c.LB, probeEvery, sampleLimit)
-	c.Client = StartClient(t, dialer(t, n.Hub), fmt.Sprintf("http://%s:%d/", c.LB.IP, lbPort), clientEvery, 300*time.Millisecond, sampleLimit)
+	c.Client = StartClient(t, dialer(t, n.Hub), fmt.Sprintf("http://%s:%d/", c.LB.IP, lbPort), clientEvery, clientTimeout, sampleLimit)
 	c.WaitStable("", false, tm.TTL+tm.Retry+30*time.Second)
 	return c
 }

@@ -31,6 +31,13 @@ var failsafeGroups = []fsGroup{
 	{BackendFile, timingFast, 4 * time.Second},
 }
 
+// fsClientTimeout: a request fails when not answered within 2 s. An outage
+// shows at once (HAProxy answers 503 with no server UP, or the connection
+// is refused), so a long timeout hides none; a short one would count a
+// loaded test machine (the page and the client live in the test process)
+// as failures.
+const fsClientTimeout = 2 * time.Second
+
 // fsCluster is a Cluster whose nodes know each other over the peer channel.
 type fsCluster struct {
 	*Cluster
@@ -53,7 +60,7 @@ func newFSCluster(t *testing.T, g fsGroup) *fsCluster {
 			}
 		}
 		return args
-	})
+	}, fsClientTimeout)
 	fc := &fsCluster{Cluster: c, g: g, key: key, admin: map[string]*http.Client{}, t0: start}
 	for _, n := range c.Nodes {
 		fc.admin[n.Host.Name] = nsHTTP(t, n.Host.NS)
