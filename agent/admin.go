@@ -81,6 +81,7 @@ func (a *Agent) Snapshot() Status {
 	s.Leader = es.Leader
 	if s.Role == RoleLeader && l.Valid() {
 		s.Leader = a.cfg.NodeID
+		s.Term = l.CurrentTerm() // a failsafe re-acquisition may have moved it
 		s.LeaseDeadlineMS = time.Until(l.Deadline()).Milliseconds()
 		s.Candidates = candidatesStatus(a.p.Engine.Candidates())
 	} else if s.Role != RoleLeader && es.Term > s.Term {

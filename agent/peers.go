@@ -319,3 +319,22 @@ func (a *Agent) startPeers(ctx context.Context, wg *sync.WaitGroup) <-chan error
 	}()
 	return errc
 }
+
+// noteReterm takes over the term of a grant the engine re-acquired
+// without an event after a failsafe (a native lease that expired on the
+// server during the outage): /status, lbhc_term and the heartbeats then
+// carry the new term. Term worker only.
+func (a *Agent) noteReterm(t *term) {
+	cur := t.lease.CurrentTerm()
+	a.mu.Lock()
+	old := a.term
+	moved := a.lease == t.lease && cur != old
+	if moved {
+		a.term = cur
+	}
+	a.mu.Unlock()
+	if moved {
+		a.m.term.Set(float64(cur))
+		a.log.Info("term moved: the lease was re-acquired after a failsafe", "from", old, "term", cur)
+	}
+}

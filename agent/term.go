@@ -221,6 +221,7 @@ func (a *Agent) lead(t *term) {
 		case <-t.ctx.Done():
 			return
 		case now := <-tick.C:
+			a.noteReterm(t)
 			if due(now, lastReconcile, a.cfg.ReconcileInterval, every) {
 				lastReconcile = now
 				a.reconcile(t)

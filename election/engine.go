@@ -138,6 +138,7 @@ func (e *Engine) Release(ctx context.Context, sitOut time.Duration) error {
 	}
 	e.sitOutTil = e.clock.Now().Add(sitOut)
 	e.mu.Unlock()
+	e.failsafeEnd("lease released")
 	select {
 	case e.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -298,7 +299,7 @@ func (e *Engine) leaderStep(ctx context.Context, l *Lease, next time.Time) (time
 			// Every error but a lost lease means "unreachable".
 			return e.failsafeRound(ctx, l, fence.C(), err, next)
 		}
-		e.log.Warn("lease renew failed; retrying until the deadline", "term", l.Term, "err", err,
+		e.log.Warn("lease renew failed; retrying until the deadline", "term", l.CurrentTerm(), "err", err,
 			"deadline_in", l.Deadline().Sub(e.clock.Now()).Round(time.Millisecond))
 		return next, nil
 	}

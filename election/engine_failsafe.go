@@ -89,7 +89,7 @@ func (e *Engine) failsafeRound(ctx context.Context, l *Lease, fence <-chan time.
 	}
 	done := make(chan round, 1)
 	go func() {
-		u, ok := e.fs.hook.Promise(rctx, l.Term)
+		u, ok := e.fs.hook.Promise(rctx, l.CurrentTerm()) // a re-acquisition may have moved it
 		done <- round{u, ok}
 	}()
 	var r round
@@ -102,7 +102,7 @@ func (e *Engine) failsafeRound(ctx context.Context, l *Lease, fence <-chan time.
 	}
 	if !r.ok {
 		e.log.Warn("failsafe: not every peer promised; demoting at the deadline unless the backend answers",
-			"term", l.Term, "deadline_in", l.Deadline().Sub(e.clock.Now()).Round(time.Millisecond))
+			"term", l.CurrentTerm(), "deadline_in", l.Deadline().Sub(e.clock.Now()).Round(time.Millisecond))
 		return next, nil
 	}
 	e.mu.Lock()
@@ -122,7 +122,7 @@ func (e *Engine) failsafeRound(ctx context.Context, l *Lease, fence <-chan time.
 	if start {
 		e.fs.active.Set(1)
 		e.log.Warn("failsafe started: backend unreachable, leading on every peer's promise",
-			"term", l.Term, "reason", ErrorReason(cause), "err", cause,
+			"term", l.CurrentTerm(), "reason", ErrorReason(cause), "err", cause,
 			"valid_for", r.until.Sub(e.clock.Now()).Round(time.Millisecond))
 	}
 	return next, nil

@@ -3,6 +3,7 @@ package election
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand"
 	"path/filepath"
 	"sync"
@@ -123,6 +124,15 @@ func (g *fsGroup) get(id string) *fsNode {
 	return g.nodes[id]
 }
 
+func (g *fsGroup) setDrop(f func(from, to string) bool) { g.mu.Lock(); g.drop = f; g.mu.Unlock() }
+func (g *fsGroup) setDelay(f func() time.Duration)      { g.mu.Lock(); g.delay = f; g.mu.Unlock() }
+
+func (g *fsGroup) net() (func(from, to string) bool, func() time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.drop, g.delay
+}
+
 // fakeSleep waits d on the fake clock (or until ctx ends).
 func (g *fsGroup) fakeSleep(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
@@ -162,14 +172,15 @@ func (h fsHook) Promise(ctx context.Context, term uint64) (time.Time, bool) {
 		wg.Add(1)
 		go func(p *fsNode) {
 			defer wg.Done()
-			if g.drop(h.self, p.id) || !g.fakeSleep(ctx, g.delay()) {
+			drop, delay := g.net()
+			if drop(h.self, p.id) || !g.fakeSleep(ctx, delay()) {
 				return
 			}
 			// The peer's grant rule: not leading itself, persisted first.
 			if p.node.eng.Status().Leading || p.book.Give(h.self, term, g.p) != nil {
 				return
 			}
-			if g.drop(p.id, h.self) || !g.fakeSleep(ctx, g.delay()) {
+			if drop(p.id, h.self) || !g.fakeSleep(ctx, delay()) {
 				return
 			}
 			mu.Lock()
@@ -252,7 +263,7 @@ func TestFailsafeMissingPeerDemotesByDeadline(t *testing.T) {
 	g.advanceChecking(time.Second)
 	_, who := g.leaders()
 	lead := g.get(who[0])
-	g.drop = func(from, to string) bool { return to == "c" || from == "c" }
+	g.setDrop(func(from, to string) bool { return to == "c" || from == "c" })
 	for _, n := range []string{"a", "b", "c"} {
 		g.get(n).store.down.Store(true)
 	}
@@ -383,11 +394,11 @@ func TestPropertyFailsafeNeverTwoLeaders(t *testing.T) {
 		rnd := func(n int) int { rmu.Lock(); defer rmu.Unlock(); return rng.Intn(n) }
 		g := newFSGroup(t, "a", "b", "c")
 		lossPct := rnd(30)
-		g.drop = func(string, string) bool { return rnd(100) < lossPct }
+		g.setDrop(func(string, string) bool { return rnd(100) < lossPct })
 		maxDelay := rnd(3000) + 1
-		g.delay = func() time.Duration { return time.Duration(rnd(maxDelay)) * time.Millisecond }
+		g.setDelay(func() time.Duration { return time.Duration(rnd(maxDelay)) * time.Millisecond })
 		for step := 0; step < 12; step++ {
-			switch rnd(4) {
+			switch rnd(5) {
 			case 0: // every node loses the backend
 				for _, id := range []string{"a", "b", "c"} {
 					g.get(id).store.down.Store(true)
@@ -400,9 +411,184 @@ func TestPropertyFailsafeNeverTwoLeaders(t *testing.T) {
 				}
 			case 3: // a node restarts from its state dir
 				g.restart([]string{"a", "b", "c"}[rnd(3)])
+			case 4: // the leader alone loses the backend; the others reach it
+				if _, who := g.leaders(); len(who) == 1 {
+					for _, id := range []string{"a", "b", "c"} {
+						g.get(id).store.down.Store(id == who[0])
+					}
+				}
 			}
 			g.advanceChecking(time.Duration(rnd(20000)+500) * time.Millisecond)
 		}
 		t.Logf("seed %d: loss %d%%, delay up to %d ms: never two leaders", seed, lossPct, maxDelay)
+	}
+}
+
+// nativeFake is a native lease (etcd, Azure blob lease) in miniature: the
+// server expires an unrenewed grant after ttl on its own, and a renewal of
+// an expired grant is a lost lease.
+type nativeFake struct {
+	clk  *fakeClock
+	ttl  time.Duration
+	mu   sync.Mutex
+	down bool
+	// holder and until: the server's grant; term counts grants.
+	holder string
+	until  time.Time
+	term   uint64
+}
+
+func (n *nativeFake) acquire(id string) (State, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.down {
+		return State{}, errUnreachable
+	}
+	now := n.clk.Now()
+	if n.holder != "" && now.Before(n.until) {
+		return State{Term: n.term, Leader: n.holder}, nil
+	}
+	n.term++
+	n.holder, n.until = id, now.Add(n.ttl)
+	return State{Held: true, Term: n.term, Leader: id}, nil
+}
+
+type nativeNode struct {
+	*nativeFake
+	id string
+}
+
+func (b nativeNode) TryAcquire(_ context.Context, renew bool) (State, error) {
+	if !renew {
+		return b.acquire(b.id)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.down {
+		return State{}, errUnreachable
+	}
+	now := b.clk.Now()
+	if b.holder != b.id || !now.Before(b.until) {
+		return State{}, fmt.Errorf("lease expired: %w", ErrLeaseLost)
+	}
+	b.until = now.Add(b.ttl)
+	return State{Held: true, Term: b.term, Leader: b.id}, nil
+}
+
+func (b nativeNode) Release(context.Context) error { return nil }
+func (b nativeNode) Close() error                  { return nil }
+
+// grantAll promises every round in full, as peers that all answer at
+// once, and records the terms it was asked for.
+type grantAll struct {
+	clk   Clock
+	mu    sync.Mutex
+	terms []uint64
+}
+
+func (g *grantAll) Promise(_ context.Context, term uint64) (time.Time, bool) {
+	g.mu.Lock()
+	g.terms = append(g.terms, term)
+	g.mu.Unlock()
+	return g.clk.Now().Add(DefaultFailsafePromise - PromiseMargin(DefaultFailsafePromise)), true
+}
+
+func (g *grantAll) lastTerm() uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.terms) == 0 {
+		return 0
+	}
+	return g.terms[len(g.terms)-1]
+}
+
+// A native lease that expired on the server during the outage is taken
+// back when the backend returns, with a new term and no event; when
+// someone else holds it by then, the leader demotes at once.
+func TestFailsafeReacquiresExpiredNativeLease(t *testing.T) {
+	for _, stolen := range []bool{false, true} {
+		clk := newFakeClock()
+		srv := &nativeFake{clk: clk, ttl: testTiming.LeaseTTL}
+		cfg := testTiming
+		cfg.NodeID = "a"
+		hook := &grantAll{clk: clk}
+		eng, err := NewEngine(cfg, nativeNode{srv, "a"}, Options{Clock: clk, Failsafe: hook})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = eng.Run(ctx) }()
+		n := &testNode{eng: eng}
+		clk.Advance(500*time.Millisecond, 100*time.Millisecond)
+		n.drain()
+		if !n.lease.Valid() || n.lease.Term != 1 {
+			t.Fatalf("not leader of term 1")
+		}
+		srv.mu.Lock()
+		srv.down = true
+		srv.mu.Unlock()
+		clk.Advance(40*time.Second, 100*time.Millisecond) // far past the server's TTL
+		if !n.lease.Valid() {
+			t.Fatal("demoted during the outage")
+		}
+		srv.mu.Lock()
+		srv.down = false
+		if stolen {
+			srv.holder, srv.until, srv.term = "x", clk.Now().Add(time.Hour), srv.term+1
+		}
+		srv.mu.Unlock()
+		clk.Advance(3*time.Second, 100*time.Millisecond)
+		n.drain()
+		if stolen {
+			if n.lease.Valid() || len(n.events) != 2 || n.events[1].Kind != Lost {
+				t.Fatalf("stolen: valid %v events %v, want Lost", n.lease.Valid(), n.events)
+			}
+		} else {
+			if !n.lease.Valid() || len(n.events) != 1 || n.lease.CurrentTerm() != 2 || eng.Status().Term != 2 {
+				t.Fatalf("re-acquired: valid %v events %v term %d/%d, want valid, no event, term 2",
+					n.lease.Valid(), n.events, n.lease.CurrentTerm(), eng.Status().Term)
+			}
+			if eng.FailsafeStatus().Active {
+				t.Fatal("failsafe still active after the re-acquisition")
+			}
+			if hook.lastTerm() != 1 {
+				t.Fatalf("promises asked for term %d during the first outage, want 1", hook.lastTerm())
+			}
+			// The next outage asks the peers for the re-acquired term:
+			// they have seen it and refuse an older one.
+			srv.mu.Lock()
+			srv.down = true
+			srv.mu.Unlock()
+			clk.Advance(RenewInterval(testTiming)+time.Second, 100*time.Millisecond)
+			if !n.lease.Valid() || hook.lastTerm() != 2 {
+				t.Fatalf("second outage: valid %v, promises asked for term %d, want 2", n.lease.Valid(), hook.lastTerm())
+			}
+		}
+		cancel()
+		<-done
+	}
+}
+
+// Replies take a second each way. The leader, cut off from the backend
+// while its peer reaches it, then loses the peer channel too: its last
+// belief (counted from before its request was sent) must end before the
+// peer's promise (counted from receipt), at which instant the peer takes
+// the long-unrenewed record at once.
+func TestFailsafeBeliefCountsFromSendNotReply(t *testing.T) {
+	g := newFSGroup(t, "a", "b")
+	g.setDelay(func() time.Duration { return time.Second })
+	g.advanceChecking(time.Second)
+	_, who := g.leaders()
+	lead := g.get(who[0])
+	lead.store.down.Store(true)
+	g.advanceChecking(40 * time.Second) // the peer has seen the record unchanged for > lease-ttl + P
+	if !lead.node.lease.Valid() {
+		t.Fatal("leader demoted while its peer promised")
+	}
+	g.setDrop(func(string, string) bool { return true })
+	g.advanceChecking(2 * DefaultFailsafePromise)
+	if n, w := g.leaders(); n != 1 || w[0] == lead.id {
+		t.Fatalf("leaders %v after the channel was lost, want the peer alone", w)
 	}
 }

@@ -50,6 +50,18 @@ type EtcdBackend struct {
 	closeOnce sync.Once
 }
 
+// ExtendTTL makes every later grant's etcd lease last extra longer than
+// --lease-ttl, rounded up to whole seconds (election.ExtendRecordTTL,
+// failsafe: lease-ttl + the promise time). A follower outside the peer set
+// then waits for that longer lease to expire after the leader's last
+// keepalive, so it cannot take over while a promise may still be live;
+// after a SIGKILL in failsafe, a follower leads within lease-ttl + P.
+func (b *EtcdBackend) ExtendTTL(extra time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.ttl += int64((extra + time.Second - 1) / time.Second)
+}
+
 // EtcdTTL converts --lease-ttl to etcd's whole seconds.
 func EtcdTTL(ttl time.Duration) (int64, error) {
 	if ttl < time.Second || ttl%time.Second != 0 {

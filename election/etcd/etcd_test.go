@@ -170,6 +170,34 @@ func TestEtcdFollowerSeesHolderAndWakesOnRelease(t *testing.T) {
 	}
 }
 
+// With failsafe the grant's etcd lease lasts lease-ttl + the promise time
+// (whole seconds, rounded up), so nodes outside the peer set wait it out.
+func TestEtcdExtendTTLForFailsafe(t *testing.T) {
+	t.Parallel()
+	target := etcdTarget(t)
+	prefix := etcdPrefix()
+	a := newEtcdBackend(t, target, prefix, "g", "node-a", 5*time.Second)
+	defer a.Close()
+	election.ExtendRecordTTL(a, 2500*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if st, err := acquireAfterStartWait(ctx, a); err != nil || !st.Held {
+		t.Fatalf("acquire: %+v %v", st, err)
+	}
+	cli := directEtcd(t, target)
+	kv, err := cli.Get(ctx, etcd.EtcdKey(prefix, "g"))
+	if err != nil || len(kv.Kvs) != 1 {
+		t.Fatalf("get key: %v", err)
+	}
+	ttl, err := cli.TimeToLive(ctx, clientv3.LeaseID(kv.Kvs[0].Lease))
+	if err != nil || ttl.GrantedTTL != 8 {
+		t.Fatalf("etcd lease granted TTL %d (%v), want 5 + 3 (2.5 s rounded up) = 8", ttl.GrantedTTL, err)
+	}
+	if err := a.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestEtcdRestartWaitsForOwnStaleKey: a second process with the same node
 // id (a restart while the old lease lives, or a VM cloned with the same
 // hostname) does not take the key from the live lease; the process that
