@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -31,41 +32,49 @@ import (
 //     leader stops answering before that peer's promise ends; one leader
 //     within lease-ttl + promise after the backend returns.
 func TestFailsafe(t *testing.T) {
-	// The dynalite nodes inherit these; parallel subtests cannot Setenv.
+	// The dynalite nodes inherit these; concurrent subtests cannot Setenv.
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	// Every group at once, from one goroutine each: t.Parallel would be
+	// held to -parallel (GOMAXPROCS, 2 here) and take twice as long.
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for _, g := range failsafeGroups {
-		t.Run(g.kind, func(t *testing.T) {
-			t.Parallel()
-			c := newFSCluster(t, g)
-			phases := []struct {
-				name string
-				run  func(*fsCluster)
-				ok   bool
-			}{
-				{"control-without-failsafe", (*fsCluster).controlOutage, true},
-				{"enable-failsafe", func(c *fsCluster) { c.restartWith(c.failsafeArgs()...) }, true},
-				{"outage-all-60s-with-forged-and-flood", (*fsCluster).outageAll, true},
-				{"leader-cut-from-backend-then-kill", (*fsCluster).leaderCutThenKill, c.Backend.Networked()},
-				{"outage-and-peer-cut", (*fsCluster).outageAndPeerCut, true},
-			}
-			for _, p := range phases {
-				if !p.ok {
-					c.logf("%s: not applicable (the file store is shared by every node)", p.name)
-					continue
-				}
-				start := time.Now()
-				ok := t.Run(p.name, func(t *testing.T) {
-					c.t, c.Cluster.t = t, t
-					p.run(c)
-				})
-				c.t, c.Cluster.t = t, t
-				c.logf("phase %s: %s in %s", p.name, map[bool]string{true: "passed", false: "FAILED"}[ok], time.Since(start).Round(100*time.Millisecond))
-				if !ok {
-					return // the group may be in any state
-				}
-			}
+		wg.Add(1)
+		go func() { defer wg.Done(); t.Run(g.kind, func(t *testing.T) { failsafeGroup(t, g) }) }()
+	}
+}
+
+// failsafeGroup runs the phases on one backend's group, in order, until one
+// fails.
+func failsafeGroup(t *testing.T, g fsGroup) {
+	c := newFSCluster(t, g)
+	phases := []struct {
+		name string
+		run  func(*fsCluster)
+		ok   bool
+	}{
+		{"control-without-failsafe", (*fsCluster).controlOutage, true},
+		{"enable-failsafe", func(c *fsCluster) { c.restartWith(c.failsafeArgs()...) }, true},
+		{"outage-all-60s-with-forged-and-flood", (*fsCluster).outageAll, true},
+		{"leader-cut-from-backend-then-kill", (*fsCluster).leaderCutThenKill, c.Backend.Networked()},
+		{"outage-and-peer-cut", (*fsCluster).outageAndPeerCut, true},
+	}
+	for _, p := range phases {
+		if !p.ok {
+			c.logf("%s: not applicable (the file store is shared by every node)", p.name)
+			continue
+		}
+		start := time.Now()
+		ok := t.Run(p.name, func(t *testing.T) {
+			c.t, c.Cluster.t = t, t
+			p.run(c)
 		})
+		c.t, c.Cluster.t = t, t
+		c.logf("phase %s: %s in %s", p.name, map[bool]string{true: "passed", false: "FAILED"}[ok], time.Since(start).Round(100*time.Millisecond))
+		if !ok {
+			return // the group may be in any state
+		}
 	}
 }
 
