@@ -254,6 +254,17 @@ func (c *fsCluster) leaderCutThenKill() {
 		t.Fatalf("%s not in failsafe after losing the backend\n%s", name, tail(lead.Log(), 20))
 	}
 	time.Sleep(time.Until(fault.Add(hold)))
+	// What each follower promised the leader, read just before the kill:
+	// its promise ends no earlier than the read's start + what was left.
+	promiseEnd := map[string]time.Time{}
+	for _, n := range c.others(lead) {
+		read := time.Now()
+		if s, err := fsStatusOf(n); err == nil && s.givenTo(name) > 0 {
+			promiseEnd[n.Host.Name] = read.Add(time.Duration(s.givenTo(name)) * time.Millisecond)
+		} else {
+			t.Errorf("%s holds no promise to %s before the kill: %+v %v", n.Host.Name, name, s.Failsafe, err)
+		}
+	}
 	kill := time.Now()
 	cur := c.Probe.Current()
 	lead.Signal(syscall.SIGKILL)
@@ -281,6 +292,9 @@ func (c *fsCluster) leaderCutThenKill() {
 	}
 	// The probe sampler's round (20 ms) and one retry period of the
 	// follower's campaign loop are added to the bound.
+	if end := promiseEnd[who]; ok && at.Before(end) {
+		t.Errorf("%s led %s after the kill, %s before its promise to %s ended", who, took, end.Sub(at), name)
+	}
 	if !ok || took > bound+tm.Retry+probeEvery {
 		t.Errorf("after the SIGKILL a follower led after %s (answered: %v), want <= %s + retry %s\n%s", took, ok, bound, tm.Retry, c.Probe.Timeline())
 	}
