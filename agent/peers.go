@@ -100,8 +100,9 @@ func (p *PeerLink) Handle(from string, m peer.Message) *peer.Message {
 }
 
 // grant decides a PromiseRequest: granted when this node runs failsafe
-// (it has a promise book), does not hold a valid lease itself, and has not
-// seen a term newer than the one asked for. The promise is saved before
+// (it has a promise book), does not hold a valid lease itself, has not
+// seen a term newer than the one asked for, nor that term held by another
+// node. The promise is saved before
 // the grant is sent.
 func (p *PeerLink) grant(eng peerEngine, from string, m peer.Message) *peer.Message {
 	st := eng.Status()
@@ -109,6 +110,9 @@ func (p *PeerLink) grant(eng peerEngine, from string, m peer.Message) *peer.Mess
 	book := eng.Promises()
 	switch {
 	case book == nil, st.Leading, m.Term < st.Term, m.Until <= 0:
+		return refuse
+	case m.Term == st.Term && st.Leader != "" && st.Leader != from:
+		// That term is someone else's grant as this node saw it.
 		return refuse
 	}
 	d := min(m.Until, election.MaxFailsafePromise)

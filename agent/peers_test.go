@@ -184,6 +184,11 @@ func TestPeerLinkGrantRules(t *testing.T) {
 	if r := req(6, time.Second); r == nil || r.Kind != peer.PromiseRefuse {
 		t.Fatalf("request for an older term than seen: %+v, want a refusal", r)
 	}
+	eng.st.Leader = "c"
+	if r := l.Handle("a", peer.Message{Kind: peer.PromiseRequest, Term: 7, Until: time.Second}); r == nil || r.Kind != peer.PromiseRefuse {
+		t.Fatalf("a asking for term 7, which this node saw held by c: %+v, want a refusal", r)
+	}
+	eng.st.Leader = "a"
 	if r := req(7, 0); r == nil || r.Kind != peer.PromiseRefuse {
 		t.Fatalf("request for nothing: %+v, want a refusal", r)
 	}

@@ -101,7 +101,8 @@ func (e *Engine) failsafeRound(ctx context.Context, l *Lease, fence <-chan time.
 		return next, ctx.Err()
 	}
 	if !r.ok {
-		e.log.Warn("failsafe: not every peer promised; demoting at the deadline unless the backend answers",
+		// The hook logs which peers did not promise.
+		e.log.Debug("failsafe: not every peer promised; demoting at the deadline unless the backend answers",
 			"term", l.CurrentTerm(), "deadline_in", l.Deadline().Sub(e.clock.Now()).Round(time.Millisecond))
 		return next, nil
 	}
