@@ -38,6 +38,17 @@ var failsafeGroups = []fsGroup{
 // as failures.
 const fsClientTimeout = 2 * time.Second
 
+// fsCheckTimeout and fsFall: HAProxy waits 500 ms for a probe answer and
+// takes a server DOWN after 3 failed checks. The suite's 100 ms and 2 took
+// a leader that never stopped leading out of the pool when the shared test
+// machine starved its process for 200 ms (load 8 on 2 cores). A closed
+// probe (the outage, a kill) is refused at once, so DOWN still comes in
+// 3 checks, before a new server's 4 rises.
+const (
+	fsCheckTimeout = 500 * time.Millisecond
+	fsFall         = 3
+)
+
 // fsCluster is a Cluster whose nodes know each other over the peer channel.
 type fsCluster struct {
 	*Cluster
@@ -52,7 +63,7 @@ type fsCluster struct {
 func newFSCluster(t *testing.T, g fsGroup) *fsCluster {
 	keyFile, key := writeKeyFile(t)
 	start := time.Now()
-	c := NewClusterWith(t, g.kind, g.timing, func(n *Net) []string {
+	c := NewClusterWith(t, g.kind, g.timing, ClusterOpts{ClientTimeout: fsClientTimeout, CheckTimeout: fsCheckTimeout, Fall: fsFall, Extra: func(n *Net) []string {
 		args := []string{"--peer-key-file", keyFile}
 		for _, h := range n.Hosts {
 			if h.Name != "lb" {
@@ -60,7 +71,7 @@ func newFSCluster(t *testing.T, g fsGroup) *fsCluster {
 			}
 		}
 		return args
-	}, fsClientTimeout)
+	}})
 	fc := &fsCluster{Cluster: c, g: g, key: key, admin: map[string]*http.Client{}, t0: start}
 	for _, n := range c.Nodes {
 		fc.admin[n.Host.Name] = nsHTTP(t, n.Host.NS)
@@ -124,14 +135,20 @@ type fsStatus struct {
 	} `json:"failsafe"`
 }
 
-// fsStatusOf reads n's /status through `lbhc status --json`.
-func fsStatusOf(n *Node) (fsStatus, error) {
+// status reads n's /status from its admin API (in its namespace): a few
+// milliseconds, where forking lbhc status under load can take hundreds, so
+// a promise's "left" read here dates its end closely.
+func (c *fsCluster) status(n *Node) (fsStatus, error) {
 	var s fsStatus
-	out, err := run(n.t, n.Host.NS, lbhcBin, "status", "--json", "--state-dir", n.stateDir())
+	resp, err := c.admin[n.Host.Name].Get("http://127.0.0.1:9102/status")
 	if err != nil {
-		return s, fmt.Errorf("%v: %s", err, out)
+		return s, err
 	}
-	return s, json.Unmarshal([]byte(out), &s)
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return s, fmt.Errorf("/status of %s: %s", n.Host.Name, resp.Status)
+	}
+	return s, json.NewDecoder(resp.Body).Decode(&s)
 }
 
 // givenTo is how long n's promise to leader has left (ms), -1 when none.

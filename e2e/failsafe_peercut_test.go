@@ -28,7 +28,7 @@ func (c *fsCluster) outageAndPeerCut() {
 	}()
 	// Failsafe on, and x holds a promise to the leader.
 	if _, ok := waitFor(tm.Renew+2*tm.Retry, func() bool {
-		s, err := fsStatusOf(x)
+		s, err := c.status(x)
 		return c.failsafeActive(lead) && err == nil && s.givenTo(name) > 0
 	}); !ok {
 		t.Fatalf("%s not in failsafe with a promise from %s %s after the backend went off\n%s",
@@ -46,7 +46,7 @@ func (c *fsCluster) outageAndPeerCut() {
 	// x's promise end, read after the cut (no grant reaches it any more):
 	// at least the read's start + what it had left.
 	read := time.Now()
-	s, err := fsStatusOf(x)
+	s, err := c.status(x)
 	if err != nil {
 		t.Fatalf("status of %s: %v", x.Host.Name, err)
 	}

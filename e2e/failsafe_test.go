@@ -123,7 +123,7 @@ func (c *fsCluster) outageAll() {
 	d := outage(t)
 	lead := c.WaitStable("", false, c.settleBudget())
 	name := lead.Host.Name
-	before, err := fsStatusOf(lead)
+	before, err := c.status(lead)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func (c *fsCluster) outageAll() {
 	if counted < 0.95*floodN {
 		t.Errorf("flood: %.0f of %d junk datagrams counted as refused (want >= 95%%)", counted, floodN)
 	}
-	if s, err := fsStatusOf(lead); err != nil || s.Role != "leader" || !c.failsafeActive(lead) {
+	if s, err := c.status(lead); err != nil || s.Role != "leader" || !c.failsafeActive(lead) {
 		t.Errorf("after the flood %s is %+v (%v), want a leader in failsafe", name, s.Role, err)
 	}
 
@@ -204,7 +204,7 @@ func (c *fsCluster) outageAll() {
 	}
 	time.Sleep(time.Until(back.Add(after)))
 	end := time.Now()
-	now, err := fsStatusOf(lead)
+	now, err := c.status(lead)
 	r := Analyse(c.Window(fault, end, name, name))
 	c.logf("outage: backend off %s, then %s back: %d/%d requests failed, probe double %d, client alternations %d, LB overlap %.0f ms; %s term %d -> %s term %d",
 		back.Sub(fault).Round(time.Millisecond), end.Sub(back).Round(time.Millisecond), r.ClientErrors, r.ClientRequests,
@@ -220,7 +220,7 @@ func (c *fsCluster) outageAll() {
 	var seen []string
 	for _, n := range c.others(lead) {
 		others = append(others, n.Host.Name)
-		s, err := fsStatusOf(n)
+		s, err := c.status(n)
 		seen = append(seen, fmt.Sprintf("%s %s term %d (err %v)", n.Host.Name, s.Role, s.Term, err))
 		// The term fences: a leader that got its lease back under a new
 		// term must lead (and ask for promises) under that term.
@@ -259,7 +259,7 @@ func (c *fsCluster) leaderCutThenKill() {
 	promiseEnd := map[string]time.Time{}
 	for _, n := range c.others(lead) {
 		read := time.Now()
-		if s, err := fsStatusOf(n); err == nil && s.givenTo(name) > 0 {
+		if s, err := c.status(n); err == nil && s.givenTo(name) > 0 {
 			promiseEnd[n.Host.Name] = read.Add(time.Duration(s.givenTo(name)) * time.Millisecond)
 		} else {
 			t.Errorf("%s holds no promise to %s before the kill: %+v %v", n.Host.Name, name, s.Failsafe, err)
