@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"cmp"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -80,6 +81,25 @@ const (
 // until one node leads and the client reaches it.
 func NewCluster(t *testing.T, kind string, tm Timing) *Cluster {
 	t.Helper()
+	return NewClusterWith(t, kind, tm, ClusterOpts{})
+}
+
+// ClusterOpts change NewCluster's setup; zero values keep its defaults.
+type ClusterOpts struct {
+	// Extra lbhc flags for every node; it gets the topology (addresses
+	// are known only once it exists).
+	Extra func(n *Net) []string
+	// ClientTimeout: a request not answered within it failed (300 ms).
+	ClientTimeout time.Duration
+	// CheckTimeout and Fall: HAProxy's check timeout (lbInter) and the
+	// failed checks that take a server DOWN (lbFall).
+	CheckTimeout time.Duration
+	Fall         int
+}
+
+// NewClusterWith is NewCluster with o's changes.
+func NewClusterWith(t *testing.T, kind string, tm Timing, o ClusterOpts) *Cluster {
+	t.Helper()
 	if strings.HasPrefix(kind, "azblob") {
 		requireBackendBuilt(t, "azblob")
 	}
@@ -92,13 +112,18 @@ func NewCluster(t *testing.T, kind string, tm Timing) *Cluster {
 		c.Apps[h.Name] = StartApp(t, h, appPort)
 	}
 	args := append(append(append([]string{}, c.Backend.Args...), tm.Args()...), nodeCheckArgs...)
+	if o.Extra != nil {
+		args = append(args, o.Extra(n)...)
+	}
+	o.ClientTimeout = cmp.Or(o.ClientTimeout, 300*time.Millisecond)
+	o.CheckTimeout, o.Fall = cmp.Or(o.CheckTimeout, lbInter), cmp.Or(o.Fall, lbFall)
 	for _, h := range hosts {
 		c.Nodes = append(c.Nodes, StartNode(t, h, args...))
 	}
-	c.LB = StartHAProxy(t, hubDial, n.Host("lb"), hosts, 26001)
+	c.LB = StartHAProxyChecks(t, hubDial, n.Host("lb"), hosts, 26001, o.CheckTimeout, o.Fall)
 	c.Probe = StartSampler(t, n, 26001, hosts, probeEvery, sampleLimit)
 	c.LBState = StartLBSampler(t, c.LB, probeEvery, sampleLimit)
-	c.Client = StartClient(t, dialer(t, n.Hub), fmt.Sprintf("http://%s:%d/", c.LB.IP, lbPort), clientEvery, 300*time.Millisecond, sampleLimit)
+	c.Client = StartClient(t, dialer(t, n.Hub), fmt.Sprintf("http://%s:%d/", c.LB.IP, lbPort), clientEvery, o.ClientTimeout, sampleLimit)
 	c.WaitStable("", false, tm.TTL+tm.Retry+30*time.Second)
 	return c
 }

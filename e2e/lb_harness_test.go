@@ -112,6 +112,14 @@ type HAProxy struct {
 // forwarded to the nodes' application port.
 func StartHAProxy(t *testing.T, hubDial func(string, time.Duration) (net.Conn, error), lb *Host, nodes []*Host, probePort int) *HAProxy {
 	t.Helper()
+	return StartHAProxyChecks(t, hubDial, lb, nodes, probePort, lbInter, lbFall)
+}
+
+// StartHAProxyChecks is StartHAProxy with another check timeout and fall
+// count (checks stay lbInter apart, rise lbRise).
+func StartHAProxyChecks(t *testing.T, hubDial func(string, time.Duration) (net.Conn, error), lb *Host, nodes []*Host, probePort int,
+	checkTimeout time.Duration, fall int) *HAProxy {
+	t.Helper()
 	bin := haproxyBin(t)
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "admin.sock")
@@ -136,7 +144,7 @@ backend app
 	tcp-check connect port %d
 	tcp-check expect string node=
 	default-server inter %dms fall %d rise %d
-`, sock, lbInter.Milliseconds(), lb.IP, lbPort, probePort, lbInter.Milliseconds(), lbFall, lbRise)
+`, sock, checkTimeout.Milliseconds(), lb.IP, lbPort, probePort, lbInter.Milliseconds(), fall, lbRise)
 	for _, h := range nodes {
 		fmt.Fprintf(&b, "\tserver %s %s:%d check\n", h.Name, h.IP, appPort)
 	}

@@ -92,8 +92,11 @@ func StartBackend(t *testing.T, n *Net, hubDial func(string, time.Duration) (net
 		args = []string{"--election", "dynamodb", "--aws-endpoint", "http://" + proxyAddr,
 			"--aws-region", "us-east-1", "--dynamodb-create-table"}
 		// dynalite accepts any static credentials; the nodes inherit them.
-		t.Setenv("AWS_ACCESS_KEY_ID", "test")
-		t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+		// A parallel test cannot Setenv: its parent sets them first.
+		if os.Getenv("AWS_ACCESS_KEY_ID") != "test" || os.Getenv("AWS_SECRET_ACCESS_KEY") != "test" {
+			t.Setenv("AWS_ACCESS_KEY_ID", "test")
+			t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+		}
 	case BackendAzureRecord, BackendAzureNative:
 		bin := itest.Env(t, "LBHC_TEST_AZURITE_CMD")
 		loc := filepath.Join(dir, "azurite")
