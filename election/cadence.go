@@ -2,6 +2,7 @@ package election
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -43,10 +44,14 @@ func (e *Engine) renewEvery() time.Duration {
 // follower reads every retry period and the record changes only once per
 // renew interval, so most of its reads find it unchanged.
 type ChangeGetter interface {
-	// GetIfChanged returns changed=false (and no record) when the
-	// record's version is still known; otherwise what Get returns.
-	GetIfChanged(ctx context.Context, known string) (rec Record, ver string, changed bool, err error)
+	// GetIfChanged returns ErrUnchanged when the record's version is
+	// still known; otherwise what Get returns.
+	GetIfChanged(ctx context.Context, known string) (rec Record, ver string, err error)
 }
+
+// ErrUnchanged is GetIfChanged's answer when the record still has the
+// version the caller knows: nothing was read, and there is nothing new.
+var ErrUnchanged = errors.New("lease record unchanged since the known version")
 
 // get reads the record, through GetIfChanged when the store has it and a
 // version was seen: an unchanged version gives back the record seen with
@@ -57,9 +62,9 @@ func (b *casBackend) get(ctx context.Context) (Record, string, error) {
 	if !ok || b.seenVersion == "" {
 		return b.store.Get(ctx)
 	}
-	rec, ver, changed, err := cg.GetIfChanged(ctx, b.seenVersion)
-	if err != nil || changed {
-		return rec, ver, err
+	rec, ver, err := cg.GetIfChanged(ctx, b.seenVersion)
+	if errors.Is(err, ErrUnchanged) {
+		return b.seenRec, b.seenVersion, nil
 	}
-	return b.seenRec, b.seenVersion, nil
+	return rec, ver, err
 }

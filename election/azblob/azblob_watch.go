@@ -18,7 +18,7 @@ import (
 // If-None-Match makes the service answer 304 Not Modified, without a body,
 // while the holder has not written since. A follower's watch is then one
 // small read per retry period that still sees every version change.
-func (s *BlobRecordStore) GetIfChanged(ctx context.Context, known string) (election.Record, string, bool, error) {
+func (s *BlobRecordStore) GetIfChanged(ctx context.Context, known string) (election.Record, string, error) {
 	// The SDK takes 304 as a success with an empty body: the status tells.
 	var raw *http.Response
 	resp, err := s.blob.DownloadStream(policy.WithCaptureResponse(ctx, &raw), &blob.DownloadStreamOptions{
@@ -29,29 +29,29 @@ func (s *BlobRecordStore) GetIfChanged(ctx context.Context, known string) (elect
 		if err == nil {
 			resp.Body.Close()
 		}
-		return election.Record{}, known, false, nil
+		return election.Record{}, "", election.ErrUnchanged
 	}
 	if be := wrapBlobErr("read record", s.name(), err); be != nil {
 		if be.kind == blobNotFound && be.code != "ContainerNotFound" {
-			return election.Record{}, "", true, fmt.Errorf("%w: %w", election.ErrNotFound, be)
+			return election.Record{}, "", fmt.Errorf("%w: %w", election.ErrNotFound, be)
 		}
-		return election.Record{}, "", true, be
+		return election.Record{}, "", be
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, azMaxRecordSize+1))
 	if err != nil {
-		return election.Record{}, "", true, wrapBlobErr("read record", s.name(), err)
+		return election.Record{}, "", wrapBlobErr("read record", s.name(), err)
 	}
 	if resp.ETag == nil {
-		return election.Record{}, "", true, fmt.Errorf("azure blob read record %s: response without an ETag", s.name())
+		return election.Record{}, "", fmt.Errorf("azure blob read record %s: response without an ETag", s.name())
 	}
 	if string(*resp.ETag) == known {
 		// A service that ignored the condition: same version, nothing new.
-		return election.Record{}, known, false, nil
+		return election.Record{}, "", election.ErrUnchanged
 	}
 	rec, err := decodeBlobRecord(b)
 	if err != nil {
-		return election.Record{}, "", true, fmt.Errorf("azure blob record %s: %w", s.name(), err)
+		return election.Record{}, "", fmt.Errorf("azure blob record %s: %w", s.name(), err)
 	}
-	return rec, string(*resp.ETag), true, nil
+	return rec, string(*resp.ETag), nil
 }

@@ -33,7 +33,7 @@ func TestBlobRecordGetIfChanged(t *testing.T) {
 	if !ok {
 		t.Fatal("the blob record store is not a ChangeGetter")
 	}
-	if _, _, _, err := cg.GetIfChanged(ctx, `"0x0"`); !errors.Is(err, election.ErrNotFound) {
+	if _, _, err := cg.GetIfChanged(ctx, `"0x0"`); !errors.Is(err, election.ErrNotFound) {
 		t.Fatalf("missing blob: err = %v, want ErrNotFound", err)
 	}
 	rec := election.Record{Holder: "a", Term: 1, TTL: 15 * time.Second}
@@ -42,9 +42,8 @@ func TestBlobRecordGetIfChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 3 {
-		_, ver, changed, err := cg.GetIfChanged(ctx, v1)
-		if err != nil || changed || ver != v1 {
-			t.Fatalf("unchanged record: ver %q changed %v err %v, want %q false nil", ver, changed, err, v1)
+		if _, _, err := cg.GetIfChanged(ctx, v1); !errors.Is(err, election.ErrUnchanged) {
+			t.Fatalf("unchanged record: err %v, want ErrUnchanged", err)
 		}
 	}
 	rec.Term = 2
@@ -52,8 +51,8 @@ func TestBlobRecordGetIfChanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, ver, changed, err := cg.GetIfChanged(ctx, v1)
-	if err != nil || !changed || ver != v2 || got != rec {
-		t.Fatalf("after an update: %+v %q changed %v err %v, want %+v %q true", got, ver, changed, err, rec, v2)
+	got, ver, err := cg.GetIfChanged(ctx, v1)
+	if err != nil || ver != v2 || got != rec {
+		t.Fatalf("after an update: %+v %q err %v, want %+v %q nil", got, ver, err, rec, v2)
 	}
 }
