@@ -353,7 +353,7 @@ func (a *Agent) shutdown() {
 	released := false
 	a.pending = nil // no new term once shutting down
 	if t := a.cur; t != nil {
-		a.stopTerm(t, stopReq{reason: "shutting down", release: true, end: end})
+		a.stopTerm(t, stopReq{reason: "shutting down", release: true, handover: true, end: end})
 		select {
 		case <-t.done:
 			released = t.released

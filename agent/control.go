@@ -109,7 +109,7 @@ func (a *Agent) handleCommand(c command) {
 		a.updateEligibility()
 		res := result{status: 200, msg: "standby: not campaigning until 'lbhc resume'"}
 		if t := a.cur; t != nil {
-			a.stopTerm(t, stopReq{reason: "operator standby", release: true, end: time.Now().Add(a.cfg.ShutdownTimeout)})
+			a.stopTerm(t, stopReq{reason: "operator standby", release: true, handover: true, end: time.Now().Add(a.cfg.ShutdownTimeout)})
 			t.waiters = append(t.waiters, waiter{c.reply, res})
 			return
 		}

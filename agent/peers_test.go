@@ -350,6 +350,28 @@ func TestSwitchoverHandsOverToPeer(t *testing.T) {
 	}
 }
 
+// A graceful stop releases the lease and hands over like a switchover: the
+// peer acquires at once instead of after its priority delay.
+func TestShutdownHandsOverToPeer(t *testing.T) {
+	store := election.NewReleasedMemoryStore()
+	bus := newMemBus(time.Second, false)
+	a := newHarnessPeers(t, store, Config{NodeID: "a"}, &fakeVIPs{r: &recorder{}}, nil, nil, bus)
+	a.waitRole(RoleLeader, 2*time.Second)
+	b := newHarnessPeers(t, store, Config{NodeID: "b", Priority: 3, PriorityStep: 2 * time.Second}, &fakeVIPs{r: &recorder{}}, nil, nil, bus)
+	b.waitRole(RoleFollower, time.Second)
+	time.Sleep(200 * time.Millisecond) // heartbeats: a sees b up and following
+	start := time.Now()
+	a.stop()
+	b.waitRole(RoleLeader, time.Second)
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("b led %s after a stopped, want at once (its priority delay is 4s)", took)
+	}
+	hov := bus.messages(peer.Handover)
+	if len(hov) == 0 || hov[0].Target != "b" {
+		t.Fatalf("handover messages %+v, want one naming b", hov)
+	}
+}
+
 func waitOneLeader(t *testing.T, hs map[string]*harness) *harness {
 	t.Helper()
 	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {

@@ -36,8 +36,8 @@ type stopReq struct {
 	reason  string
 	release bool          // give the lease back (graceful paths)
 	sitOut  time.Duration // with release: do not campaign for this long
-	// handover: after the release, tell the peers (switchover) so the
-	// chosen successor acquires at once.
+	// handover: after the release, tell the peers (switchover, standby,
+	// graceful stop) so the chosen successor acquires at once.
 	handover bool
 	end      time.Time // the whole demotion, release included, fits before this
 }
