@@ -292,7 +292,12 @@ func (c *fsCluster) leaderCutThenKill() {
 	}
 	// The probe sampler's round (20 ms) and one retry period of the
 	// follower's campaign loop are added to the bound.
-	if end := promiseEnd[who]; ok && at.Before(end) {
+	// at is the start of the sampling round that saw the new leader; its
+	// answer came within the round (a dial and a read, each bounded by
+	// probeEvery), so only a round that ended before the promise did
+	// proves an early takeover: a CI run saw a round start 2.6 ms before
+	// the promise's end.
+	if end := promiseEnd[who]; ok && at.Add(2*probeEvery).Before(end) {
 		t.Errorf("%s led %s after the kill, %s before its promise to %s ended", who, took, end.Sub(at), name)
 	}
 	if !ok || took > bound+tm.Retry+probeEvery {
