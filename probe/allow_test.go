@@ -2,6 +2,7 @@ package probe
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -27,6 +28,26 @@ func TestParseAllow(t *testing.T) {
 		if _, err := ParseAllow([]string{in}); err == nil || err.Error() != msg {
 			t.Errorf("ParseAllow(%q) = %v; want %s", in, err, msg)
 		}
+	}
+}
+
+// The limits are inclusive: exactly maxAllow ranges, and an IPv4-mapped
+// range of exactly /96 (all of IPv4), are accepted; one more is refused.
+func TestParseAllowBoundaries(t *testing.T) {
+	var ranges []string
+	for i := range maxAllow {
+		ranges = append(ranges, fmt.Sprintf("10.0.%d.0/24", i))
+	}
+	if got, err := ParseAllow(ranges); err != nil || len(got) != maxAllow {
+		t.Fatalf("%d ranges: %d parsed, err %v; want all accepted", maxAllow, len(got), err)
+	}
+	msg := fmt.Sprintf("invalid --probe-allow: %d ranges given, at most %d are supported", maxAllow+1, maxAllow)
+	if _, err := ParseAllow(append(ranges, "10.1.0.0/24")); err == nil || err.Error() != msg {
+		t.Fatalf("%d ranges: err %v; want %s", maxAllow+1, err, msg)
+	}
+	got, err := ParseAllow([]string{"::ffff:0.0.0.0/96"})
+	if want := []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}; err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("::ffff:0.0.0.0/96 = %v, %v; want %v", got, err, want)
 	}
 }
 
