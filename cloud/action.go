@@ -32,6 +32,10 @@ type Event struct {
 	Valid func() bool
 }
 
+// Leading is Valid with a nil func meaning "not leading": what an action
+// asks before a write.
+func (ev Event) Leading() bool { return ev.Valid != nil && ev.Valid() }
+
 // Action is one failover step. Implementations are safe for use by one
 // goroutine at a time (the agent serialises calls).
 type Action interface {

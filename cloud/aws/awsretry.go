@@ -119,7 +119,7 @@ func awsCall(ctx context.Context, p AWSRetry, log *slog.Logger, ev cloud.Event, 
 	wait := p.Interval
 	var err error
 	for attempt := 1; ; attempt++ {
-		if write && !awsValid(ev) {
+		if write && !ev.Leading() {
 			return fmt.Errorf("%s: %w", what, cloud.ErrNotLeader)
 		}
 		actx, cancel := ctx, context.CancelFunc(func() {})
@@ -147,21 +147,6 @@ func awsCall(ctx context.Context, p AWSRetry, log *slog.Logger, ev cloud.Event, 
 		wait = min(2*wait, p.MaxInterval)
 	}
 	return fmt.Errorf("%s: %w", what, err)
-}
-
-// awsValid is Event.Valid with a nil func meaning "not leading".
-func awsValid(ev cloud.Event) bool { return ev.Valid != nil && ev.Valid() }
-
-// awsSleep waits d or until ctx ends.
-func awsSleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // awsVerify is the "check N times, M apart" policy used after a write to

@@ -143,7 +143,7 @@ func (a *EC2Route) ensure(ctx context.Context, ev cloud.Event, log *slog.Logger)
 	if len(fixes) == 0 {
 		return changed, detail, nil
 	}
-	if !awsValid(ev) {
+	if !ev.Leading() {
 		return changed, detail, fmt.Errorf("%d routes to fix: %w", len(fixes), cloud.ErrNotLeader)
 	}
 	var errs []error
@@ -174,7 +174,7 @@ func (a *EC2Route) ensure(ctx context.Context, ev cloud.Event, log *slog.Logger)
 		if i >= a.cfg.CheckTries {
 			return true, detail, err
 		}
-		if err := awsSleep(ctx, a.cfg.CheckInterval); err != nil {
+		if err := cloud.Sleep(ctx, a.cfg.CheckInterval); err != nil {
 			return true, detail, err
 		}
 	}

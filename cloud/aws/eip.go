@@ -96,7 +96,7 @@ func (a *EIP) ensure(ctx context.Context, ev cloud.Event, log *slog.Logger) (boo
 	if a.ours(addr) {
 		return false, nil
 	}
-	if !awsValid(ev) {
+	if !ev.Leading() {
 		return false, fmt.Errorf("address is on %q: %w", aws.ToString(addr.NetworkInterfaceId), cloud.ErrNotLeader)
 	}
 	log.Info("elastic IP not associated here; associating", "allocation", a.cfg.AllocationID,
@@ -127,7 +127,7 @@ func (a *EIP) ensure(ctx context.Context, ev cloud.Event, log *slog.Logger) (boo
 			}
 			return true, err
 		}
-		if err := awsSleep(ctx, a.cfg.CheckInterval); err != nil {
+		if err := cloud.Sleep(ctx, a.cfg.CheckInterval); err != nil {
 			return true, err
 		}
 	}

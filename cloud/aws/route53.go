@@ -124,7 +124,7 @@ func (a *Route53) ensure(ctx context.Context, ev cloud.Event, log *slog.Logger) 
 	if a.matches(cur) {
 		return false, nil
 	}
-	if !awsValid(ev) {
+	if !ev.Leading() {
 		return false, fmt.Errorf("record reads %s: %w", describeRRSet(cur), cloud.ErrNotLeader)
 	}
 	log.Info("route53 record does not point here; updating", "record", a.cfg.Record, "current", describeRRSet(cur), "want", a.want())
@@ -158,7 +158,7 @@ func (a *Route53) ensure(ctx context.Context, ev cloud.Event, log *slog.Logger) 
 			}
 			return true, fmt.Errorf("record reads %s after change %s, want %s (%d checks)", describeRRSet(cur), changeID, a.want(), i)
 		}
-		if err := awsSleep(ctx, a.cfg.CheckInterval); err != nil {
+		if err := cloud.Sleep(ctx, a.cfg.CheckInterval); err != nil {
 			return true, err
 		}
 	}
@@ -206,7 +206,7 @@ func (a *Route53) waitInsync(ctx context.Context, ev cloud.Event, log *slog.Logg
 		if i >= a.cfg.SyncTries {
 			return fmt.Errorf("change %s still %s after %d status checks %s apart", id, status, i, a.cfg.SyncInterval)
 		}
-		if err := awsSleep(ctx, a.cfg.SyncInterval); err != nil {
+		if err := cloud.Sleep(ctx, a.cfg.SyncInterval); err != nil {
 			return err
 		}
 	}

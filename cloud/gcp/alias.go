@@ -164,7 +164,7 @@ func (a *AliasIP) ensure(ctx context.Context, ev Event, log *slog.Logger) (bool,
 	if len(missing) == 0 {
 		return false, detail, nil
 	}
-	if !valid(ev) {
+	if !ev.Leading() {
 		return false, detail, fmt.Errorf("%s not on this instance: %w", joinPrefixes(missing), ErrNotLeader)
 	}
 	if err := a.release(ctx, r, missing); err != nil {
@@ -345,7 +345,7 @@ func (a *AliasIP) verify(ctx context.Context, r *caller, want []netip.Prefix) er
 		if i >= r.p.CheckTries {
 			return err
 		}
-		if serr := sleep(ctx, r.p.CheckInterval); serr != nil {
+		if serr := cloud.Sleep(ctx, r.p.CheckInterval); serr != nil {
 			return serr
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/lbhc/lbhc/cloud"
 )
 
 // DefaultComputeEndpoint is the Compute Engine REST API v1 base URL.
@@ -180,7 +182,7 @@ func (c *Compute) wait(ctx context.Context, r *caller, op *operation) error {
 		path = "zones/" + url.PathEscape(lastSegment(op.Zone)) + "/operations/" + url.PathEscape(op.Name)
 	}
 	for op.Status != "DONE" {
-		if err := sleep(ctx, r.p.Poll); err != nil {
+		if err := cloud.Sleep(ctx, r.p.Poll); err != nil {
 			return fmt.Errorf("operation %s still %s: %w", op.Name, op.Status, err)
 		}
 		next := &operation{}

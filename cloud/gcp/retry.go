@@ -10,6 +10,8 @@ import (
 	"net"
 	"syscall"
 	"time"
+
+	"github.com/lbhc/lbhc/cloud"
 )
 
 // Retry is how a GCP action retries one API call, and reads its state back
@@ -115,7 +117,7 @@ func (r *caller) call(ctx context.Context, write bool, what string, fn func(cont
 	wait := r.p.Interval
 	var err error
 	for attempt := 1; ; attempt++ {
-		if write && !valid(r.ev) {
+		if write && !r.ev.Leading() {
 			return fmt.Errorf("%s: %w", what, ErrNotLeader)
 		}
 		actx, cancel := ctx, context.CancelFunc(func() {})
@@ -133,25 +135,10 @@ func (r *caller) call(ctx context.Context, write bool, what string, fn func(cont
 		// ±20 % jitter so nodes limited together do not retry in lockstep.
 		d := wait + time.Duration((rand.Float64()*0.4-0.2)*float64(wait))
 		r.log.Warn("gcp call failed, retrying", "call", what, "attempt", attempt, "of", r.p.Tries, "retry_in", d, "err", err)
-		if serr := sleep(ctx, d); serr != nil {
+		if serr := cloud.Sleep(ctx, d); serr != nil {
 			return fmt.Errorf("%s: %w (last error: %v)", what, serr, err)
 		}
 		wait = min(2*wait, r.p.MaxInterval)
 	}
 	return fmt.Errorf("%s: %w", what, err)
-}
-
-// valid is Event.Valid with a nil func meaning "not leading".
-func valid(ev Event) bool { return ev.Valid != nil && ev.Valid() }
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

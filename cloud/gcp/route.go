@@ -305,7 +305,7 @@ func (a *Route) verify(ctx context.Context, r *caller, dest netip.Prefix, name s
 		if i >= r.p.CheckTries {
 			return err
 		}
-		if serr := sleep(ctx, r.p.CheckInterval); serr != nil {
+		if serr := cloud.Sleep(ctx, r.p.CheckInterval); serr != nil {
 			return serr
 		}
 	}
